@@ -1,0 +1,96 @@
+"""Pieces every subcommand of ``cli.py`` shares: the data options, the
+one-line error parser and the printing of results (table or ``--json``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from perplex.errors import PerplexError
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line and exit with status 2."""
+
+    def error(self, message: str):  # noqa: D102 - argparse hook
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show defaults and keep the hand-made line breaks of descriptions."""
+
+
+def parse_split(text: str) -> tuple[float, float]:
+    """``--split 80/10/10`` -> (valid share, test share)."""
+    try:
+        parts = [float(p) for p in text.split("/")]
+    except ValueError:
+        parts = []
+    if len(parts) != 3 or min(parts) < 0 or parts[0] <= 0 or parts[2] <= 0:
+        raise argparse.ArgumentTypeError(f"expected TRAIN/VALID/TEST percentages such as 80/10/10, got {text!r}")
+    total = sum(parts)
+    return parts[1] / total, parts[2] / total
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """--train/--valid/--test/--split/--tokenize/--lowercase/--min-count/--max-vocab."""
+    g = parser.add_argument_group(
+        "data",
+        "Default: the Penn Treebank (Mikolov split). Files are read as KenLM and SRILM read them: "
+        "one pre-tokenized sentence per line, whitespace-separated (use --tokenize for raw text).",
+    )
+    g.add_argument("--train", metavar="FILE", help="training text: a UTF-8 file or a folder of them")
+    g.add_argument("--valid", metavar="FILE", help="validation text")
+    g.add_argument("--test", metavar="FILE", help="test text")
+    g.add_argument("--split", metavar="T/V/T", type=parse_split,
+                   help="cut the --train file into contiguous train/valid/test parts, e.g. 80/10/10")
+    g.add_argument("--tokenize", action="store_true",
+                   help="the files are raw text: split sentences and tokenize (NLTK Treebank tokenizer)")
+    g.add_argument("--lowercase", action="store_true", help="lowercase the text before anything else")
+    g.add_argument("--min-count", type=positive_int, default=1,
+                   help="words seen fewer times in training become <unk>")
+    g.add_argument("--max-vocab", type=positive_int, default=None,
+                   help="keep at most this many vocabulary entries (</s> and <unk> included)")
+
+
+def load_data(args: argparse.Namespace):
+    """The :class:`corpus.Splits` the data options describe."""
+    from corpus import load_splits
+
+    return load_splits(
+        args.train, args.valid, args.test,
+        tokenize=args.tokenize, lowercase=args.lowercase, split=args.split,
+        min_count=args.min_count, max_vocab=args.max_vocab,
+    )
+
+
+def print_results(results: Sequence, as_json: bool, notes: Sequence[str] = ()) -> None:
+    """Print evaluations as a table (with notes) or, with --json, as JSON records only."""
+    from eval import format_table, to_json
+
+    if as_json:
+        print(to_json(results))
+        return
+    print(format_table(results))
+    for note in notes:
+        print(note)
+
+
+def progress_enabled() -> bool:
+    """Progress bars only when a person is watching (stderr is a terminal)."""
+    return sys.stderr.isatty()
+
+
+__all__ = ["Parser", "Formatter", "add_data_options", "load_data", "print_results", "positive_int",
+           "parse_split", "progress_enabled", "PerplexError"]

@@ -1,0 +1,10 @@
+"""Shared fixtures: the Penn Treebank is loaded once per test session."""
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def ptb():
+    from corpus import load_splits
+
+    return load_splits()
