@@ -32,7 +32,7 @@ run 'python cli.py COMMAND --help' for the options of a command.
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="perplex", description=DESCRIPTION, formatter_class=Formatter)
+    parser = Parser(prog="python cli.py", description=DESCRIPTION, formatter_class=Formatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in COMMAND_MODULES:

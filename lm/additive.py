@@ -1,0 +1,99 @@
+"""Maximum likelihood and additive (Laplace, Lidstone / add-k) n-gram models.
+
+p(w | h) = (c(h w) + alpha) / (c(h) + alpha |V|)
+
+with h the previous ``order - 1`` tokens, cut at the sentence's ``<s>`` (the
+first word of a sentence is predicted from ``<s>`` alone), c(h) = sum_x c(h x),
+and |V| the predictable vocabulary (``</s>`` and ``<unk>`` included).
+alpha = 1 is Laplace, 0 < alpha is Lidstone, alpha = 0 is MLE.
+
+MLE gives unseen events probability 0 (the evaluation counts them and reports
+an infinite perplexity) and has no distribution at all after an unseen
+history: there every word gets 0, as in NLTK's ``MLE``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from corpus.encoded import EncodedCorpus
+from corpus.vocabulary import Vocabulary
+from eval.protocol import check_vocabulary
+from lm.base import NgramModel, gather_ranges
+from lm.trie import BEFORE_START, NgramTrie
+from perplex.errors import PerplexError
+
+
+class AdditiveModel(NgramModel):
+    """Add-alpha smoothing of raw n-gram counts (alpha = 0: MLE)."""
+
+    def __init__(self, vocab: Vocabulary, trie: NgramTrie, alpha: float):
+        if not np.isfinite(alpha) or alpha < 0:
+            raise PerplexError(f"--alpha must be a number >= 0 (0 is MLE, 1 is Laplace), got {alpha}")
+        order = trie.order
+        self.alpha = float(alpha)
+        self.smoothing = "mle" if alpha == 0 else "laplace" if alpha == 1 else "addk"
+        label = {"mle": "MLE", "laplace": "Laplace"}.get(self.smoothing, f"add-{alpha:g}")
+        super().__init__(vocab, trie, f"{label} {order}-gram")
+        # c(h) for every context of length m, i.e. every order-m n-gram (m >= 1);
+        # the empty context (unigram model) has c = N.
+        self.context_total = [np.array([trie.counts[0].sum()], np.float64)] + [
+            np.bincount(trie.parent(m + 1), weights=trie.counts[m], minlength=trie.size(m))
+            for m in range(1, order)
+        ]
+        self.info = {"alpha": self.alpha}
+
+    @classmethod
+    def estimate(cls, corpus: EncodedCorpus, order: int, alpha: float, trie: NgramTrie | None = None, progress=None) -> "AdditiveModel":
+        """Count ``corpus`` (unless ``trie`` already holds its counts) and build the model."""
+        if not np.isfinite(alpha) or alpha < 0:
+            raise PerplexError(f"--alpha must be a number >= 0 (0 is MLE, 1 is Laplace), got {alpha}")
+        return cls(corpus.vocab, trie or NgramTrie.count(corpus, order, progress), alpha)
+
+    def _prob(self, c_hw: np.ndarray, c_h: np.ndarray) -> np.ndarray:
+        V = len(self.vocab)
+        num = c_hw + self.alpha
+        den = c_h + self.alpha * V
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+    def log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:
+        check_vocabulary(self, corpus)
+        stream, pos, pred = self.stream_positions(corpus)
+        # The n-gram used at each position: the full order, or shorter at sentence start.
+        k = np.minimum(stream.depth[pred], self.order)
+        c_hw = np.zeros(len(pred))
+        c_h = np.zeros(len(pred))
+        for n in np.unique(k):
+            sel = np.flatnonzero(k == n)
+            idx = pos[n - 1][pred[sel]]
+            c_hw[sel] = np.where(idx >= 0, self.trie.counts[n - 1][np.maximum(idx, 0)], 0)
+            if n == 1:
+                c_h[sel] = self.context_total[0][0]
+            else:
+                ctx = pos[n - 2][pred[sel] - 1]
+                c_h[sel] = np.where(ctx >= 0, self.context_total[n - 1][np.maximum(ctx, 0)], 0)
+        with np.errstate(divide="ignore"):
+            return np.log10(self._prob(c_hw, c_h))
+
+    def distributions(self, states: np.ndarray) -> np.ndarray:
+        V = len(self.vocab)
+        B = len(states)
+        if self.order == 1:
+            return np.tile(self._prob(self.trie.counts[0][:V].astype(float), self.context_total[0]), (B, 1))
+        # Longest available context (cut at <s>), its index and its total count.
+        length = (states != BEFORE_START).sum(axis=1)
+        ctx = states[np.arange(B), length - 1]
+        groups = [(m, np.flatnonzero((length == m) & (ctx >= 0))) for m in np.unique(length)]
+        c_h = np.zeros(B)  # an unseen context has c(h) = 0
+        for m, rows in groups:
+            c_h[rows] = self.context_total[m][ctx[rows]]
+        probs = np.repeat(self._prob(np.zeros(B), c_h)[:, None], V, axis=1)
+        for m, rows in groups:
+            if len(rows) == 0:
+                continue
+            lo, hi = self.trie.child_ranges(m + 1, ctx[rows])
+            which, entry = gather_ranges(lo, hi)
+            r = rows[which]
+            probs[r, self.trie.last_word(m + 1)[entry]] = self._prob(self.trie.counts[m][entry].astype(float), c_h[r])
+        return probs

@@ -1,0 +1,197 @@
+"""ARPA files: the backoff-model text format KenLM, SRILM and most decoders read.
+
+Writing turns a :class:`~lm.backoff.BackoffModel` into sections of
+``log10 p <TAB> words <TAB> log10 backoff`` lines; reading turns an ARPA file
+(ours, KenLM's ``lmplz``, SRILM's ``ngram-count``) back into one, so any of
+them can be scored by :mod:`eval`.  Both directions are array operations fed
+by C-level iterators (``map``), with no Python loop per n-gram.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import warnings
+from itertools import chain
+from operator import itemgetter
+from pathlib import Path
+
+import numpy as np
+
+from corpus.vocabulary import BOS, EOS, UNK, Vocabulary
+from lm.backoff import BackoffModel
+from lm.trie import NgramTrie
+from perplex.errors import PerplexError
+from perplex.fileio import atomic_write
+
+# KenLM gives <unk> this log10 probability when an ARPA file lacks it.
+MISSING_UNK_LOG10 = -100.0
+
+
+def _fmt(values: np.ndarray) -> list[str]:
+    # 8 significant digits: more than float32 (KenLM's storage) keeps.
+    return list(map("{:.8g}".format, values.tolist()))
+
+
+def write_arpa(model: BackoffModel, path: str | os.PathLike, progress=None) -> None:
+    """Write ``model`` as an ARPA file (atomically; ``.gz`` names are gzipped)."""
+    trie = model.trie
+    tokens = np.array(model.vocab.tokens + [BOS], dtype=object)  # id V is <s>
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else None
+    with atomic_write(path, "wb") as raw:
+        out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if opener else raw
+        counts = [trie.size(n) for n in range(1, model.order + 1)]
+        header = "\n\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(counts, 1))
+        out.write(header.encode())
+        for n in range(1, model.order + 1):
+            ids = trie.ngram_ids(n)
+            text = list(map(" ".join, zip(*(tokens[ids[:, j]].tolist() for j in range(n)))))
+            columns = [_fmt(model.logp[n - 1]), text]
+            if n < model.order:
+                columns.append(_fmt(model.logbo[n - 1]))
+            out.write(f"\n\\{n}-grams:\n".encode())
+            out.write(("\n".join(map("\t".join, zip(*columns))) + "\n").encode())
+            if progress is not None:
+                progress.update(1)
+        out.write(b"\n\\end\\\n")
+        if opener:
+            out.close()
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise PerplexError(f"ARPA file not found: {path}")
+    try:
+        data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        return data.decode("utf-8")
+    except (OSError, EOFError) as exc:
+        raise PerplexError(f"cannot read ARPA file {path}: {exc}; is it truncated?") from None
+    except UnicodeDecodeError:
+        raise PerplexError(f"{path} is not a UTF-8 ARPA text file (is it a KenLM binary? give the .arpa)") from None
+
+
+def read_arpa(path: str | os.PathLike, name: str | None = None) -> BackoffModel:
+    """Read an ARPA file into a :class:`BackoffModel` with the file's vocabulary.
+
+    The vocabulary is the file's unigrams (``<s>`` aside), ``</s>`` and
+    ``<unk>`` first.  A file without ``<unk>`` gets one with log10 p = -100, as
+    KenLM does.
+
+    Raises
+    ------
+    PerplexError
+        Missing or truncated file, no ``\\data\\`` header, counts that do not
+        match the sections, malformed lines, unknown words or missing prefixes.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    where = f"malformed ARPA file {path}"
+    start = text.find("\\data\\")
+    if start < 0:
+        raise PerplexError(f"{where}: no \\data\\ header (is this an ARPA file?)")
+    parts = re.split(r"^\\(\d+)-grams:\s*$", text[start:], flags=re.M)
+    header, sections = parts[0], parts[1:]
+    declared = {int(n): int(c) for n, c in re.findall(r"^ngram\s+(\d+)\s*=\s*(\d+)\s*$", header, flags=re.M)}
+    order = len(declared)
+    if order == 0 or sorted(declared) != list(range(1, order + 1)):
+        raise PerplexError(f"{where}: the \\data\\ header lists no consecutive 'ngram N=count' lines")
+    if not sections or "\\end\\" not in sections[-1]:
+        raise PerplexError(f"{where}: no \\end\\ line; the file is truncated")
+    sections[-1] = sections[-1].split("\\end\\")[0]
+    found = [int(n) for n in sections[0::2]]
+    if found != list(range(1, order + 1)):
+        raise PerplexError(f"{where}: expected sections \\1-grams: to \\{order}-grams:, found {found}")
+
+    parsed = [_parse_section(body, n, declared[n], n == order, where) for n, body in zip(found, sections[1::2])]
+
+    # Vocabulary from the unigrams.
+    words = parsed[0][1]
+    if EOS not in words:
+        raise PerplexError(f"{where}: no {EOS} unigram")
+    others = [w for w in words if w not in (EOS, UNK, BOS)]
+    vocab = Vocabulary([EOS, UNK] + others)
+    V = len(vocab)
+    index = dict(vocab.index)
+    index[BOS] = V
+
+    keys, logp, logbo = [None], [], []
+    uni_ids = np.fromiter(map(index.__getitem__, words), np.int64, count=len(words))
+    lp1 = np.full(V + 1, -99.0)
+    bo1 = np.zeros(V + 1)
+    lp1[uni_ids], bo1[uni_ids] = parsed[0][0], parsed[0][2]
+    if UNK not in words:
+        warnings.warn(f"{path} has no {UNK}: giving it log10 p = {MISSING_UNK_LOG10} as KenLM does", stacklevel=2)
+        lp1[vocab.unk_id] = MISSING_UNK_LOG10
+    logp.append(lp1)
+    logbo.append(bo1)
+    trie = NgramTrie(order, V, keys)
+    for n in range(2, order + 1):
+        lp, flat_words, bo = parsed[n - 1]
+        try:
+            ids = np.fromiter(map(index.__getitem__, flat_words), np.int64, count=len(flat_words)).reshape(-1, n)
+        except KeyError as exc:
+            raise PerplexError(f"{where}: {n}-gram word {exc.args[0]!r} is not among the unigrams") from None
+        parent = ids[:, 0]
+        for m in range(2, n):
+            parent = trie.lookup(m, parent, ids[:, m - 1])
+        if np.any(parent < 0):
+            bad = int(np.flatnonzero(parent < 0)[0])
+            raise PerplexError(f"{where}: the {n}-gram {' '.join(flat_words[bad * n:(bad + 1) * n])!r} has no {n - 1}-gram prefix entry")
+        key = parent * (V + 1) + ids[:, -1]
+        order_idx = np.argsort(key, kind="stable")
+        key = key[order_idx]
+        if np.any(key[1:] == key[:-1]):
+            raise PerplexError(f"{where}: a {n}-gram is listed twice")
+        keys.append(key)
+        logp.append(lp[order_idx])
+        logbo.append(bo[order_idx])
+    model = BackoffModel(vocab, trie, logp, logbo[: order - 1], name or f"ARPA {order}-gram ({path.name})")
+    model.smoothing = "arpa"
+    return model
+
+
+def _parse_section(body: str, n: int, count: int, top: bool, where: str):
+    """(log10 p, the n * count words in order, log10 backoff) of one n-gram section.
+
+    Fast path: tab-separated fields (KenLM, SRILM and our files) split in one
+    C call; otherwise (space-separated files, optional backoffs) line by line,
+    still through ``map``.
+    """
+    body = body.strip()
+    fields = body.replace("\t", "\n").split("\n") if body else []
+    width = 2 if top else 3
+    if len(fields) == count * width:
+        words = " ".join(fields[1::width]).split(" ")
+        if len(words) == count * n:
+            lp = _floats(fields[0::width], n, where)
+            bo = _floats(fields[2::width], n, where) if not top else np.zeros(count)
+            return lp, words, bo
+    rows = list(filter(None, map(str.split, body.splitlines())))
+    if len(rows) != count:
+        raise PerplexError(f"{where}: the header declares {count} {n}-grams but the section has {len(rows)}; the file is truncated or corrupt")
+    lengths = np.fromiter(map(len, rows), np.int64, count=count)
+    wrong = (lengths != n + 1) & ((lengths != n + 2) | top)
+    if np.any(wrong):
+        bad = int(np.flatnonzero(wrong)[0])
+        raise PerplexError(f"{where}: {n}-gram line {bad + 1} has {lengths[bad]} fields: {' '.join(rows[bad])!r}")
+    lp = _floats(list(map(itemgetter(0), rows)), n, where)
+    words = list(chain.from_iterable(map(itemgetter(slice(1, n + 1)), rows)))
+    bo = np.zeros(count)
+    has_bo = np.flatnonzero(lengths == n + 2)
+    if len(has_bo):
+        bo[has_bo] = _floats(list(map(itemgetter(-1), map(rows.__getitem__, has_bo.tolist()))), n, where)
+    return lp, words, bo
+
+
+def _floats(texts: list, n: int, where: str) -> np.ndarray:
+    try:
+        values = np.fromiter(map(float, texts), np.float64, count=len(texts))
+    except ValueError as exc:
+        raise PerplexError(f"{where}: a {n}-gram line has a value that is not a number ({exc})") from None
+    if not np.all(np.isfinite(values)):
+        raise PerplexError(f"{where}: a {n}-gram line has a non-finite value")
+    return values

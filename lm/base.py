@@ -1,0 +1,93 @@
+"""What every n-gram model shares: the vocabulary, the trie, and the
+"state" of a history (KenLM's idea: the indices of its suffixes in each table)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from corpus.encoded import EncodedCorpus
+from corpus.vocabulary import Vocabulary
+from eval.protocol import check_vocabulary
+from lm.trie import BEFORE_START, NgramTrie, PaddedStream
+
+
+def gather_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten the index ranges [lo[k], hi[k]): (which range, index) per element.
+
+    >>> gather_ranges(np.array([5, 0]), np.array([7, 1]))
+    (array([0, 0, 1]), array([5, 6, 0]))
+    """
+    lengths = hi - lo
+    which = np.repeat(np.arange(len(lo)), lengths)
+    starts = np.cumsum(lengths) - lengths
+    return which, np.repeat(lo - starts, lengths) + np.arange(lengths.sum())
+
+
+class NgramModel:
+    """Base class: subclasses define ``log10_probs`` and ``distributions``.
+
+    A *state* is an int64 array of shape (B, order - 1): column ``m - 1`` holds
+    the index (in table ``m``) of the last ``m`` tokens of the history, or a
+    negative value when that n-gram is unseen (``UNSEEN``) or would reach back
+    past ``<s>`` (``BEFORE_START``).
+    """
+
+    smoothing = "?"
+
+    def __init__(self, vocab: Vocabulary, trie: NgramTrie, name: str | None = None):
+        self.vocab = vocab
+        self.trie = trie
+        self.order = trie.order
+        self.name = name or f"{self.smoothing} {self.order}-gram"
+        self.info: dict = {}
+
+    # ------------------------------------------------------------- protocol
+    def log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def distributions(self, states: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        """P(. | history) for each state: float64 array (B, |V|)."""
+        raise NotImplementedError
+
+    def next_distributions(self, corpus: EncodedCorpus, batch_size: int = 1024) -> Iterator[np.ndarray]:
+        """Yield P(. | context) for every token of ``corpus``, batch by batch (rows sum to 1)."""
+        check_vocabulary(self, corpus)
+        states = self.corpus_states(corpus)
+        for start in range(0, len(states), batch_size):
+            yield self.distributions(states[start : start + batch_size])
+
+    # --------------------------------------------------------------- states
+    def stream_positions(self, corpus: EncodedCorpus):
+        """The padded stream, the per-order indices at every position, and the
+        stream positions of the N predicted tokens."""
+        stream = PaddedStream.of(corpus, self.trie.bos_id)
+        return stream, self.trie.positions(stream), np.flatnonzero(stream.predicted)
+
+    def corpus_states(self, corpus: EncodedCorpus) -> np.ndarray:
+        """The state before each of the N tokens of ``corpus``: shape (N, order - 1)."""
+        _, pos, pred = self.stream_positions(corpus)
+        return np.stack([pos[m - 1][pred - 1] for m in range(1, self.order)], axis=1) if self.order > 1 else np.zeros((len(pred), 0), np.int64)
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        """The state right after ``<s>``."""
+        state = np.full((batch, max(self.order - 1, 0)), BEFORE_START, np.int64)
+        if self.order > 1:
+            state[:, 0] = self.trie.bos_id
+        return state
+
+    def advance(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """The states after appending ``tokens`` (one per row) to the histories."""
+        new = np.empty_like(states)
+        if self.order > 1:
+            new[:, 0] = tokens
+            for m in range(2, self.order):
+                prev = states[:, m - 2]
+                found = self.trie.lookup(m, np.maximum(prev, 0), tokens)
+                new[:, m - 1] = np.where(prev == BEFORE_START, BEFORE_START, np.where(prev >= 0, found, -1))
+        return new
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{self.trie.size(n):,}" for n in range(1, self.order + 1))
+        return f"<{type(self).__name__} {self.name!r}: n-grams per order {sizes}>"
