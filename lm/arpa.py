@@ -124,7 +124,6 @@ def read_arpa(path: str | os.PathLike, name: str | None = None) -> BackoffModel:
     bo1 = np.zeros(V + 1)
     lp1[uni_ids], bo1[uni_ids] = parsed[0][0], parsed[0][2]
     if UNK not in words:
-        warnings.warn(f"{path} has no {UNK}: giving it log10 p = {MISSING_UNK_LOG10} as KenLM does", stacklevel=2)
         lp1[vocab.unk_id] = MISSING_UNK_LOG10
     logp.append(lp1)
     logbo.append(bo1)
@@ -149,6 +148,8 @@ def read_arpa(path: str | os.PathLike, name: str | None = None) -> BackoffModel:
         keys.append(key)
         logp.append(lp[order_idx])
         logbo.append(bo[order_idx])
+    if UNK not in words:  # warned only once the whole file has been read
+        warnings.warn(f"{path} has no {UNK}: giving it log10 p = {MISSING_UNK_LOG10} as KenLM does", stacklevel=2)
     model = BackoffModel(vocab, trie, logp, logbo[: order - 1], name or f"ARPA {order}-gram ({path.name})")
     model.smoothing = "arpa"
     return model
