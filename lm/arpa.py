@@ -29,11 +29,6 @@ from perplex.fileio import atomic_write
 MISSING_UNK_LOG10 = -100.0
 
 
-def _fmt(values: np.ndarray) -> list[str]:
-    # 8 significant digits: more than float32 (KenLM's storage) keeps.
-    return list(map("{:.8g}".format, values.tolist()))
-
-
 def write_arpa(model: BackoffModel, path: str | os.PathLike, progress=None) -> None:
     """Write ``model`` as an ARPA file (atomically; ``.gz`` names are gzipped)."""
     trie = model.trie
@@ -48,11 +43,13 @@ def write_arpa(model: BackoffModel, path: str | os.PathLike, progress=None) -> N
         for n in range(1, model.order + 1):
             ids = trie.ngram_ids(n)
             text = list(map(" ".join, zip(*(tokens[ids[:, j]].tolist() for j in range(n)))))
-            columns = [_fmt(model.logp[n - 1]), text]
+            columns = [model.logp[n - 1].tolist(), text]
             if n < model.order:
-                columns.append(_fmt(model.logbo[n - 1]))
+                columns.append(model.logbo[n - 1].tolist())
+            # One %-formatting call for the whole section: C-level, no per-line Python.
+            line = "%.8g\t%s\t%.8g\n" if n < model.order else "%.8g\t%s\n"
             out.write(f"\n\\{n}-grams:\n".encode())
-            out.write(("\n".join(map("\t".join, zip(*columns))) + "\n").encode())
+            out.write(((line * len(text)) % tuple(chain.from_iterable(zip(*columns)))).encode())
             if progress is not None:
                 progress.update(1)
         out.write(b"\n\\end\\\n")
