@@ -81,9 +81,19 @@ class AdditiveModel(NgramModel):
         B = len(states)
         if self.order == 1:
             return np.tile(self._prob(self.trie.counts[0][:V].astype(float), self.context_total[0]), (B, 1))
-        # Longest available context (cut at <s>), its index and its total count.
+        # Longest available context (cut at <s>) and its index; positions share
+        # contexts a lot, so build each distinct (length, context) row once.
         length = (states != BEFORE_START).sum(axis=1)
         ctx = states[np.arange(B), length - 1]
+        pairs, inverse = np.unique(np.stack([length, ctx], axis=1), axis=0, return_inverse=True)
+        if len(pairs) < B:
+            return self._rows(pairs[:, 0], pairs[:, 1])[inverse.ravel()]
+        return self._rows(length, ctx)
+
+    def _rows(self, length: np.ndarray, ctx: np.ndarray) -> np.ndarray:
+        """P(. | the order-``length`` context ``ctx``) for each pair (ctx < 0: unseen)."""
+        V = len(self.vocab)
+        B = len(ctx)
         groups = [(m, np.flatnonzero((length == m) & (ctx >= 0))) for m in np.unique(length)]
         c_h = np.zeros(B)  # an unseen context has c(h) = 0
         for m, rows in groups:
