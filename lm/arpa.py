@@ -30,31 +30,87 @@ MISSING_UNK_LOG10 = -100.0
 
 
 def write_arpa(model: BackoffModel, path: str | os.PathLike, progress=None) -> None:
-    """Write ``model`` as an ARPA file (atomically; ``.gz`` names are gzipped)."""
+    """Write ``model`` as an ARPA file (atomically; ``.gz`` names are gzipped).
+
+    Numbers are written with 7 decimals (more than KenLM's float32 keeps).
+    """
     trie = model.trie
-    tokens = np.array(model.vocab.tokens + [BOS], dtype=object)  # id V is <s>
+    token_bytes = _TokenBytes(model.vocab.tokens + [BOS])  # id V is <s>
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else None
     with atomic_write(path, "wb") as raw:
-        out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if opener else raw
+        out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.suffix == ".gz" else raw
         counts = [trie.size(n) for n in range(1, model.order + 1)]
-        header = "\n\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(counts, 1))
-        out.write(header.encode())
+        out.write(("\n\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(counts, 1))).encode())
         for n in range(1, model.order + 1):
-            ids = trie.ngram_ids(n)
-            text = list(map(" ".join, zip(*(tokens[ids[:, j]].tolist() for j in range(n)))))
-            columns = [model.logp[n - 1].tolist(), text]
-            if n < model.order:
-                columns.append(model.logbo[n - 1].tolist())
-            # One %-formatting call for the whole section: C-level, no per-line Python.
-            line = "%.8g\t%s\t%.8g\n" if n < model.order else "%.8g\t%s\n"
             out.write(f"\n\\{n}-grams:\n".encode())
-            out.write(((line * len(text)) % tuple(chain.from_iterable(zip(*columns)))).encode())
+            backoff = model.logbo[n - 1] if n < model.order else None
+            for start in range(0, counts[n - 1], _CHUNK_ROWS):
+                rows = np.arange(start, min(start + _CHUNK_ROWS, counts[n - 1]))
+                out.write(_lines(model.logp[n - 1][rows], trie.ngram_ids(n, rows), token_bytes,
+                                 None if backoff is None else backoff[rows]))
             if progress is not None:
                 progress.update(1)
         out.write(b"\n\\end\\\n")
-        if opener:
+        if out is not raw:
             out.close()
+
+
+# ARPA lines are assembled as a byte matrix, one row per n-gram padded to the
+# longest line, plus a mask of the real bytes; matrix[mask] is the section text.
+# Chunks of rows bound the memory of that matrix.
+_CHUNK_ROWS = 200_000
+_TAB, _SPACE, _NEWLINE = (np.full((1, 1), ord(c), np.uint8) for c in "\t \n")
+
+
+class _TokenBytes:
+    """UTF-8 bytes of every token as a padded matrix (id -> row) and their lengths."""
+
+    def __init__(self, tokens: list[str]):
+        encoded = [t.encode() for t in tokens]
+        self.length = np.array([len(b) for b in encoded], np.int64)
+        width = int(self.length.max())
+        self.matrix = np.frombuffer(b"".join(b.ljust(width, b"\0") for b in encoded), np.uint8).reshape(-1, width)
+        self.mask = np.arange(width)[None, :] < self.length[:, None]
+
+
+def _decimal_bytes(values: np.ndarray, decimals: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed-point text of each value as (bytes matrix, mask), e.g. -2.6589746.
+
+    Digits come from integer arithmetic on all values at once; leading zeros of
+    the integer part and the sign of zero are masked out.
+    """
+    scaled = np.rint(np.abs(values) * 10**decimals).astype(np.int64)
+    whole, frac = np.divmod(scaled, 10**decimals)
+    width = len(str(int(whole.max()))) if len(whole) else 1
+    whole_pow = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    frac_pow = 10 ** np.arange(decimals - 1, -1, -1, dtype=np.int64)
+    k = len(values)
+    chars = np.empty((k, width + decimals + 2), np.uint8)
+    chars[:, 0] = ord("-")
+    chars[:, 1 : width + 1] = (whole[:, None] // whole_pow) % 10 + ord("0")
+    chars[:, width + 1] = ord(".")
+    chars[:, width + 2 :] = (frac[:, None] // frac_pow) % 10 + ord("0")
+    mask = np.ones(chars.shape, bool)
+    mask[:, 0] = (values < 0) & (scaled > 0)
+    mask[:, 1:width] = whole[:, None] >= whole_pow[:-1]  # no leading zeros (keep the units digit)
+    return chars, mask
+
+
+def _lines(logp: np.ndarray, ids: np.ndarray, tokens: _TokenBytes, logbo: np.ndarray | None) -> bytes:
+    """The bytes of ARPA lines ``logp<TAB>w1 w2 ...[<TAB>logbo]`` for the given n-grams."""
+    k, n = ids.shape
+    on = np.ones((k, 1), bool)
+    blocks = [_decimal_bytes(logp), (np.repeat(_TAB, k, 0), on)]
+    for j in range(n):
+        if j:
+            blocks.append((np.repeat(_SPACE, k, 0), on))
+        blocks.append((tokens.matrix[ids[:, j]], tokens.mask[ids[:, j]]))
+    if logbo is not None:
+        blocks += [(np.repeat(_TAB, k, 0), on), _decimal_bytes(logbo)]
+    blocks.append((np.repeat(_NEWLINE, k, 0), on))
+    chars = np.concatenate([b[0] for b in blocks], axis=1)
+    mask = np.concatenate([b[1] for b in blocks], axis=1)
+    return chars[mask].tobytes()
 
 
 def _read_text(path: Path) -> str:
