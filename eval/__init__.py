@@ -16,9 +16,11 @@ embeddings and Transformers:
 from eval.entropy import entropy
 from eval.metrics import Evaluation, evaluate, summarize
 from eval.protocol import DistributionModel, LanguageModel, UniformModel, check_vocabulary
+from eval.compare import interpolate, interpolation_weight, paired_bootstrap
 from eval.records import format_table, to_json
 
 __all__ = [
     "entropy", "Evaluation", "evaluate", "summarize", "LanguageModel", "DistributionModel",
-    "UniformModel", "check_vocabulary", "format_table", "to_json",
+    "UniformModel", "check_vocabulary", "format_table", "to_json", "paired_bootstrap",
+    "interpolation_weight", "interpolate",
 ]
