@@ -15,7 +15,7 @@ from perplex.cli_common import Formatter, Parser
 from perplex.errors import PerplexError
 
 # Modules that define register(subparsers); heavy imports stay inside their commands.
-COMMAND_MODULES = ["lm.cli"]
+COMMAND_MODULES = ["lm.cli", "embeddings.cli"]
 
 DESCRIPTION = """\
 Classical statistical language modeling on real text (default: the Penn Treebank).
