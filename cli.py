@@ -15,7 +15,7 @@ from perplex.cli_common import Formatter, Parser
 from perplex.errors import PerplexError
 
 # Modules that define register(subparsers); heavy imports stay inside their commands.
-COMMAND_MODULES = ["lm.cli", "report.cli"]
+COMMAND_MODULES = ["lm.cli", "embeddings.cli", "attention.cli", "report.cli"]
 
 DESCRIPTION = """\
 Classical statistical language modeling on real text (default: the Penn Treebank).

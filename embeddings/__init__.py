@@ -1,0 +1,1 @@
+"""Word embeddings: skip-gram with negative sampling and GloVe (placeholder docstring)."""

@@ -1,0 +1,274 @@
+"""Subcommands embed, similar, analogy, embed-eval and embed-plot (registered by ``cli.py``).
+
+Each handler builds a config from the options, calls one library function and prints;
+torch, gensim and matplotlib are imported only inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from perplex.cli_common import Formatter, PerplexError, add_data_options, positive_int, print_results, progress_enabled
+
+DEFAULT_VECTORS = "vectors.bin"
+METHOD_DEFAULTS = {  # options whose default depends on --method (word2vec's and GloVe's own)
+    "sgns": {"window": 5, "epochs": 5, "lr": 0.025},
+    "glove": {"window": 10, "epochs": 25, "lr": 0.05},
+}
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+EMBED_HELP = """\
+Train word vectors on the training text (default: the Penn Treebank), write them in
+word2vec format (binary, or text for a .txt/.vec name; gensim and our query commands
+read both), and score both methods as next-word models on valid/test with eval/.
+
+examples:
+  python cli.py embed                                   SGNS on PTB -> vectors.bin
+  python cli.py embed --method glove --out glove.txt    GloVe, text format
+  python cli.py embed --backend gensim --epochs 15      the same SGNS trained by gensim
+  python cli.py embed --train my.txt --split 80/10/10 --min-count 5 --json
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("embed", help="train SGNS or GloVe word vectors", description=EMBED_HELP,
+                       formatter_class=Formatter)
+    add_data_options(p)
+    g = p.add_argument_group("training")
+    g.add_argument("--method", choices=("sgns", "glove"), default="sgns",
+                   help="skip-gram with negative sampling (Mikolov et al. 2013) or GloVe (Pennington et al. 2014)")
+    g.add_argument("--out", metavar="FILE", default=DEFAULT_VECTORS,
+                   help="where to write the vectors (word2vec binary; text for .txt/.vec)")
+    g.add_argument("--dim", type=positive_int, default=100, help="vector dimension")
+    g.add_argument("--window", type=positive_int, default=None,
+                   help="context window (default 5 for sgns, the largest of the dynamic windows; 10 for glove)")
+    g.add_argument("--negative", type=positive_int, default=5, help="sgns: noise words per pair")
+    g.add_argument("--sample", type=non_negative_float, default=1e-3,
+                   help="sgns: subsampling threshold (0 = off)")
+    g.add_argument("--epochs", type=positive_int, default=None, help="passes over the data (default 5 sgns, 25 glove)")
+    g.add_argument("--lr", type=positive_float, default=None,
+                   help="sgns: starting learning rate, decayed linearly (0.025); glove: AdaGrad eta (0.05)")
+    g.add_argument("--x-max", type=positive_float, default=100.0, help="glove: f(x) = min(1, (x/x_max)^alpha)")
+    g.add_argument("--alpha", type=positive_float, default=0.75, help="glove: the exponent of f")
+    g.add_argument("--seed", type=int, default=1, help="random seed")
+    g.add_argument("--workers", type=positive_int, default=2,
+                   help="Hogwild training threads (1 = deterministic result for a seed)")
+    g.add_argument("--backend", choices=("torch", "gensim"), default="torch",
+                   help="sgns only: our torch trainer, or gensim's Word2Vec with the same settings")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
+    g.add_argument("--no-eval", action="store_true", help="skip scoring the vectors as next-word models")
+    g.add_argument("--json", action="store_true", help="print the evaluation records as JSON (CONVENTIONS.md)")
+    p.set_defaults(run=run_embed)
+
+    p = sub.add_parser("similar", help="nearest neighbours of a word by cosine", formatter_class=Formatter,
+                       description="The words closest to WORD by cosine similarity.\n\n"
+                                   "example:\n  python cli.py similar money --vectors vectors.bin")
+    p.add_argument("word")
+    _add_vectors_option(p)
+    p.add_argument("--topn", type=positive_int, default=10, help="how many neighbours")
+    p.add_argument("--json", action="store_true", help="print [[word, cosine], ...] as JSON")
+    p.set_defaults(run=run_similar)
+
+    p = sub.add_parser("analogy", help="A - B + C: analogy queries", formatter_class=Formatter,
+                       description="The words nearest to A - B + C, the three query words excluded.\n\n"
+                                   "example:\n  python cli.py analogy king man woman --method 3cosmul")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("c", metavar="C")
+    _add_vectors_option(p)
+    p.add_argument("--method", choices=("3cosadd", "3cosmul"), default="3cosadd",
+                   help="3CosAdd (Mikolov et al. 2013) or 3CosMul (Levy & Goldberg 2014)")
+    p.add_argument("--topn", type=positive_int, default=5, help="how many answers")
+    p.add_argument("--json", action="store_true", help="print [[word, score], ...] as JSON")
+    p.set_defaults(run=run_analogy)
+
+    p = sub.add_parser("embed-eval", help="Google analogies, WordSim353, SimLex-999", formatter_class=Formatter,
+                       description="Score word vectors on the standard sets shipped with gensim: Google analogies "
+                                   "(accuracy over covered questions), WordSim353 and SimLex-999 (Spearman).\n\n"
+                                   "example:\n  python cli.py embed-eval vectors.bin --json")
+    p.add_argument("vectors", metavar="VECTORS", help="word2vec text/binary or GloVe text file")
+    p.add_argument("--method", choices=("3cosadd", "3cosmul"), default="3cosadd", help="analogy method")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object (analogy_accuracy, analogy_covered, ws353_spearman, simlex_spearman, ...)")
+    p.set_defaults(run=run_eval)
+
+    p = sub.add_parser("embed-plot", help="2-D PCA map of word vectors (PNG)", formatter_class=Formatter,
+                       description="Draw chosen words, or the most frequent ones, at their 2-D PCA coordinates.\n\n"
+                                   "example:\n  python cli.py embed-plot vectors.bin --words king,queen,man,woman")
+    p.add_argument("vectors", metavar="VECTORS", help="word2vec text/binary or GloVe text file")
+    p.add_argument("--words", help="comma-separated words to draw (default: the most frequent)")
+    p.add_argument("--top", type=positive_int, default=80, help="how many frequent words without --words")
+    p.add_argument("--out", metavar="FILE", default="embeddings.png", help="PNG file to write")
+    p.set_defaults(run=run_plot)
+
+
+def _add_vectors_option(p) -> None:
+    p.add_argument("--vectors", metavar="FILE", default=DEFAULT_VECTORS,
+                   help="word2vec text/binary or GloVe text file (e.g. from 'perplex embed')")
+
+
+def _load(path: str):
+    from embeddings.vectors import load_vectors
+
+    return load_vectors(path)
+
+
+def _load_training_data(args):
+    """The data options' splits; a --train file alone is fine here (vectors need no test set)."""
+    from perplex.cli_common import load_data
+
+    if args.train is not None and args.valid is None and args.test is None and args.split is None:
+        from corpus import Splits, Vocabulary, encode, read_sentences
+
+        sents = read_sentences(args.train, args.tokenize, args.lowercase)
+        vocab = Vocabulary.build(sents, min_count=args.min_count, max_vocab=args.max_vocab)
+        return Splits(vocab, {"train": encode(sents, vocab)}, str(args.train), {"train": sents})
+    return load_data(args)
+
+
+def _device(choice: str) -> str:
+    import torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise PerplexError("--device cuda: no CUDA device is available; use --device cpu")
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return choice
+
+
+def build_trainer(args):
+    """The trainer object the options describe."""
+    from embeddings.config import GloVeConfig, SGNSConfig
+
+    defaults = METHOD_DEFAULTS[args.method]
+    window = args.window or defaults["window"]
+    epochs = args.epochs or defaults["epochs"]
+    lr = args.lr or defaults["lr"]
+    device = _device(args.device)
+    if args.method == "glove":
+        if args.backend != "torch":
+            raise PerplexError("--backend gensim trains skip-gram only; use it with --method sgns")
+        from embeddings.glove import GloVe
+
+        return GloVe(GloVeConfig(dim=args.dim, window=window, epochs=epochs, x_max=args.x_max, alpha=args.alpha,
+                                 eta=lr, seed=args.seed, workers=args.workers, device=device))
+    config = SGNSConfig(dim=args.dim, window=window, negative=args.negative, sample=args.sample, epochs=epochs,
+                        alpha=lr, seed=args.seed, workers=args.workers, device=device)
+    if args.backend == "gensim":
+        from embeddings.gensim_backend import GensimSGNS
+
+        return GensimSGNS(config)
+    from embeddings.sgns import SGNS
+
+    return SGNS(config)
+
+
+def run_embed(args) -> int:
+    import sys
+
+    from eval import evaluate
+    from embeddings.language_model import glove_language_model, sgns_language_model
+    from embeddings.vectors import save_vectors
+
+    splits = _load_training_data(args)
+    trainer = build_trainer(args).fit(splits.train, progress=progress_enabled())
+    if args.out:
+        save_vectors(trainer.keyed_vectors(), args.out)
+    label = f"{args.method}" + (" (gensim)" if args.backend == "gensim" else "")
+    speed = (f"{trainer.words_per_second_:,.0f} tokens/s" if hasattr(trainer, "words_per_second_")
+             else f"{trainer.seconds_per_epoch_:.2f} s/epoch over {trainer.nnz_:,} non-zeros")
+    notes = [f"{label}: trained on {splits.train.n_tokens:,} tokens of {splits.source} "
+             f"(|V| = {len(splits.vocab):,}) in {trainer.seconds_:.1f} s, {speed}"]
+    if args.out:
+        notes.append(f"vectors written to {args.out}")
+    results = []
+    if not args.no_eval and splits.eval_names():
+        make = glove_language_model if args.method == "glove" else sgns_language_model
+        lm = make(trainer)
+        lm.name = label
+        if "valid" in splits.corpora:
+            lm.fit_temperature(splits.corpora["valid"])
+            notes.append(f"temperature {lm.temperature:.4f}, fitted on valid (the only parameter fitted there)")
+        else:
+            notes.append("temperature 1 (no valid data to fit it on)")
+        for name in splits.eval_names():
+            r = evaluate(lm, splits.corpora[name], name)
+            r.extra.update(temperature=lm.temperature, context="previous token", method=args.method,
+                           backend=args.backend)
+            results.append(r)
+        notes.append("P(w | previous token) from the trained parameters: "
+                     + ("P_n(w) exp(v_c.u_w / T)" if args.method == "sgns" else "exp((w_c.w~_w + b~_w) / T)"))
+    elif not args.no_eval:
+        notes.append("no valid/test data: give --test FILE or --split 80/10/10 to score the vectors as a language model")
+    if args.json:
+        print(json.dumps([r.record() for r in results], indent=2))
+        for note in notes:
+            print(note, file=sys.stderr)
+        return 0
+    if results:
+        print_results(results, False, notes)
+    else:
+        print("\n".join(notes))
+    return 0
+
+
+def _print_pairs(pairs, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([[w, s] for w, s in pairs]))
+        return
+    width = max((len(w) for w, _ in pairs), default=0)
+    for w, s in pairs:
+        print(f"{w:<{width}}  {s:.4f}")
+
+
+def run_similar(args) -> int:
+    from embeddings.queries import most_similar
+
+    _print_pairs(most_similar(_load(args.vectors), args.word, args.topn), args.json)
+    return 0
+
+
+def run_analogy(args) -> int:
+    from embeddings.queries import analogy
+
+    _print_pairs(analogy(_load(args.vectors), args.a, args.b, args.c, args.method, args.topn), args.json)
+    return 0
+
+
+def run_eval(args) -> int:
+    from embeddings.evaluation import evaluate_all
+
+    scores = evaluate_all(_load(args.vectors), args.method)
+    if args.json:
+        print(json.dumps(scores.record(), indent=2))
+    else:
+        print(scores.format())
+    return 0
+
+
+def run_plot(args) -> int:
+    from embeddings.plot import plot_words
+
+    words = [w for w in args.words.split(",") if w] if args.words else None
+    drawn = plot_words(_load(args.vectors), args.out, words, args.top, title=f"PCA of {args.vectors}")
+    print(f"{len(drawn)} words drawn to {args.out}")
+    return 0

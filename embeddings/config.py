@@ -1,0 +1,68 @@
+"""The settings of the two trainers, one dataclass each, validated on construction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from perplex.errors import PerplexError
+
+
+def _check_positive(owner: str, **values) -> None:
+    for name, value in values.items():
+        if not value > 0:
+            raise PerplexError(f"{owner}: --{name.replace('_', '-')} must be positive, got {value}")
+
+
+@dataclass
+class SGNSConfig:
+    """Skip-gram with negative sampling (Mikolov et al. 2013); defaults are word2vec's and gensim's."""
+
+    dim: int = 100
+    window: int = 5  # the largest window; each centre word draws its own from 1..window
+    negative: int = 5  # K noise words per (centre, context) pair
+    sample: float = 1e-3  # subsampling threshold t (0 = keep every word)
+    epochs: int = 5
+    alpha: float = 0.025  # learning rate at the start, decayed linearly ...
+    min_alpha: float = 1e-4  # ... to this at the end (word2vec, gensim)
+    noise_power: float = 0.75  # P_n(w) ~ count(w)^0.75
+    batch_size: int = 512  # centre words per update and worker: the updates of a batch are summed,
+    # and with workers x batch_size above ~2,000 those of frequent words overshoot and diverge
+    workers: int = 2  # Hogwild threads (1 = deterministic)
+    seed: int = 1
+    device: str = "cpu"
+
+    def __post_init__(self):
+        _check_positive("sgns", dim=self.dim, window=self.window, negative=self.negative, epochs=self.epochs,
+                        alpha=self.alpha, batch_size=self.batch_size, workers=self.workers)
+        if self.sample < 0:
+            raise PerplexError(f"sgns: --sample must be 0 (off) or positive, got {self.sample}")
+        if not 0 <= self.min_alpha <= self.alpha:
+            raise PerplexError(f"sgns: min_alpha must lie in [0, alpha={self.alpha}], got {self.min_alpha}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class GloVeConfig:
+    """GloVe (Pennington et al. 2014); defaults are those of the reference C code (stanfordnlp/GloVe)."""
+
+    dim: int = 100
+    window: int = 10  # symmetric window; a co-occurrence at distance d counts 1/d
+    epochs: int = 25  # the C code's "iterations"
+    x_max: float = 100.0  # f(x) = min(1, (x / x_max)^alpha)
+    alpha: float = 0.75
+    eta: float = 0.05  # AdaGrad's initial learning rate
+    grad_clip: float = 100.0  # |f(x) * error| is clipped here, as in GloVe's glove.c
+    batch_size: int = 4096  # non-zeros per vectorized update (larger ones fall out of the CPU cache)
+    workers: int = 2  # Hogwild threads (1 = deterministic)
+    seed: int = 1
+    device: str = "cpu"
+
+    def __post_init__(self):
+        _check_positive("glove", dim=self.dim, window=self.window, epochs=self.epochs, x_max=self.x_max,
+                        alpha=self.alpha, eta=self.eta, grad_clip=self.grad_clip, batch_size=self.batch_size,
+                        workers=self.workers)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

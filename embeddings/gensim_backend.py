@@ -1,0 +1,61 @@
+"""``--backend gensim``: the same skip-gram configuration trained by gensim, for comparison.
+
+gensim reads the very token stream our trainer reads (``corpus.ids`` with ``</s>``
+after each sentence), cut into pieces of gensim's 10,000-word sentence limit, with
+``min_count=1`` (the vocabulary's own ``--min-count`` has already turned rare words
+into ``<unk>``).  The result is put back in our vocabulary's id order, so the same
+queries, files and language-model wrapper apply.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from corpus.encoded import EncodedCorpus
+from embeddings.config import SGNSConfig
+from embeddings.sgns import check_trainable
+
+GENSIM_MAX_SENTENCE = 10_000  # gensim.models.word2vec.MAX_WORDS_IN_BATCH
+
+
+class GensimSGNS:
+    """gensim ``Word2Vec(sg=1, negative=K)`` with the attributes of :class:`embeddings.sgns.SGNS`."""
+
+    def __init__(self, config: SGNSConfig | None = None):
+        self.config = config or SGNSConfig()
+
+    def fit(self, corpus: EncodedCorpus, progress: bool = False) -> "GensimSGNS":
+        from gensim.models import Word2Vec
+
+        cfg = self.config
+        ids = np.asarray(corpus.ids, np.int64)
+        check_trainable(ids, cfg.window)
+        tokens = np.array(corpus.vocab.tokens, dtype=object)[ids].tolist()
+        pieces = [tokens[i : i + GENSIM_MAX_SENTENCE] for i in range(0, len(tokens), GENSIM_MAX_SENTENCE)]
+        start = time.perf_counter()
+        model = Word2Vec(
+            pieces, vector_size=cfg.dim, window=cfg.window, negative=cfg.negative, sample=cfg.sample,
+            epochs=cfg.epochs, alpha=cfg.alpha, min_alpha=cfg.min_alpha, ns_exponent=cfg.noise_power,
+            sg=1, hs=0, min_count=1, workers=cfg.workers, seed=cfg.seed,
+        )
+        self.seconds_ = time.perf_counter() - start
+        self.words_per_second_ = len(ids) * cfg.epochs / max(self.seconds_, 1e-9)
+        vocab_size = len(corpus.vocab)
+        # gensim orders its vocabulary itself; put the rows in our id order (unseen ids stay 0).
+        rows = np.array([model.wv.key_to_index.get(t, -1) for t in corpus.vocab.tokens])
+        seen = rows >= 0
+        self.input_vectors_ = np.zeros((vocab_size, cfg.dim), np.float32)
+        self.output_vectors_ = np.zeros((vocab_size, cfg.dim), np.float32)
+        self.input_vectors_[seen] = model.wv.vectors[rows[seen]]
+        self.output_vectors_[seen] = model.syn1neg[rows[seen]]
+        self.counts_ = np.bincount(ids, minlength=vocab_size)
+        self.losses_ = []
+        self.vocab = corpus.vocab
+        return self
+
+    def keyed_vectors(self):
+        from embeddings.vectors import to_keyed_vectors
+
+        return to_keyed_vectors(self.vocab.tokens, self.input_vectors_)

@@ -1,0 +1,218 @@
+"""GloVe (Pennington, Socher & Manning 2014), vectorized over the non-zeros in torch.
+
+1. Count the co-occurrence matrix X over the token stream ``corpus.ids``: two tokens at
+   distance d <= ``window`` add 1/d to X[i, j] and to X[j, i] (GloVe's ``cooccur.c``
+   with its default symmetric window), windows stopping at sentence ends (the ``</s>``
+   between two sentences pairs with both).  X is a ``scipy.sparse`` CSR matrix.
+2. Minimise the weighted least squares of eq. 8 over the non-zeros,
+
+       J = sum_ij f(X_ij) (w_i . w~_j + b_i + b~_j - log X_ij)^2,
+       f(x) = min(1, (x / x_max)^alpha),
+
+   with AdaGrad as in ``glove.c``: every parameter keeps the sum of its squared
+   (learning-rate-scaled) gradients, starting at 1, and moves by
+   eta * g / sqrt(that sum), g being the gradient of J/2 (glove.c's ``fdiff``).
+   Mini-batches of non-zeros, shuffled each epoch, are computed from the same
+   parameters; all squared gradients of a batch are added to the sums before any
+   step, so a word met n times in a batch moves about as far as n sequential AdaGrad
+   steps would take it (of order eta sqrt(n)), never n full-size steps.
+3. Return W + W~ as the word vectors (section 4.2 of the paper).
+
+The loss cannot go NaN: only non-zeros enter (log X_ij is finite), each error is clipped
+at ``grad_clip`` (glove.c's ``grad_clip_value``), and AdaGrad bounds every step.
+
+>>> import numpy as np
+>>> X = cooccurrence(np.array([2, 3, 4]), vocab_size=5, window=2).toarray()
+>>> X[2, 3], X[2, 4], X[4, 2]          # neighbours 1, distance 2 -> 1/2
+(1.0, 0.5, 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from corpus.encoded import EncodedCorpus
+from embeddings.config import GloVeConfig
+from embeddings.parallel import run_batches
+from embeddings.sgns import _progress, check_trainable
+from perplex.errors import PerplexError
+
+
+def cooccurrence(ids: np.ndarray, vocab_size: int, window: int, boundary: int | None = None):
+    """Symmetric co-occurrence counts with 1/distance weights.
+
+    Parameters
+    ----------
+    ids : int array, shape (n,)
+        The token stream.
+    vocab_size : int
+    window : int
+        Largest distance counted.
+    boundary : int, optional
+        A separator id (``</s>``): a pair is not counted when a separator lies strictly
+        between its two tokens, so windows stop at sentence ends as in GloVe's
+        ``cooccur.c`` (which restarts its window at each newline); the separator itself
+        still pairs with the words on both sides of it, and so marks where sentences start
+        and end.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, float64, shape (V, V)
+        X[i, j] = sum over pairs of positions (p, q), 0 < |p - q| <= window, with
+        ids[p] = i and ids[q] = j, of 1 / |p - q|.
+    """
+    import scipy.sparse as sp
+
+    ids = np.asarray(ids, dtype=np.int64)
+    if boundary is not None:
+        # seps[k] = number of separators in ids[:k]; ids[p+1 : p+d] holds seps[p+d] - seps[p+1] of them.
+        seps = np.concatenate([[0], np.cumsum(ids == boundary)])
+    X = sp.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
+    for d in range(1, min(window, len(ids) - 1) + 1):  # one vectorized pass per distance
+        left, right = ids[:-d], ids[d:]
+        if boundary is not None and d > 1:
+            p = np.arange(len(left))
+            inside = seps[p + d] == seps[p + 1]
+            left, right = left[inside], right[inside]
+        weight = np.full(len(left), 1.0 / d)
+        # coo -> csr sums the duplicate (i, j) entries.
+        X = X + sp.coo_matrix((weight, (left, right)), shape=(vocab_size, vocab_size)).tocsr()
+    X = X + X.T  # the left context of one word is the right context of the other
+    X.sum_duplicates()
+    X.eliminate_zeros()
+    return X.tocsr()
+
+
+def weighting(x, x_max: float, alpha: float):
+    """f(x) = min(1, (x / x_max)^alpha) (eq. 9), for numpy arrays or torch tensors."""
+    return ((x / x_max) ** alpha).clip(max=1.0)
+
+
+def glove_loss_and_grads(w, wt, b, bt, logx, fx):
+    """Loss and gradients of GloVe's weighted least squares on a batch of non-zeros.
+
+    Parameters
+    ----------
+    w, wt : float tensors (B, d)
+        w_i and w~_j of each non-zero.
+    b, bt : float tensors (B,)
+        b_i and b~_j.
+    logx, fx : float tensors (B,)
+        log X_ij and f(X_ij).
+
+    Returns
+    -------
+    loss : tensor ()
+        sum f(X_ij) (w_i . w~_j + b_i + b~_j - log X_ij)^2 (no 1/2: the paper's J).
+    g : tensor (B,)
+        f(X_ij) * err, so that dJ/dw_i = 2 g w~_j, dJ/dw~_j = 2 g w_i, dJ/db_i = dJ/db~_j = 2 g.
+    """
+    err = (w * wt).sum(dim=1) + b + bt - logx  # (B,)
+    g = fx * err
+    return (g * err).sum(), g
+
+
+class GloVe:
+    """GloVe trainer (``fit`` returns ``self``).
+
+    Attributes (after ``fit``)
+    --------------------------
+    cooccurrence_ : scipy.sparse.csr_matrix (V, V)
+    W_, W_tilde_ : float32 arrays (V, d)
+        Word and context vectors; ``vectors_`` is their sum, the output of GloVe.
+    b_, b_tilde_ : float32 arrays (V,)
+    losses_ : list of float
+        J / (number of non-zeros) after each epoch (computed during the epoch).
+    seconds_, seconds_per_epoch_ : float
+        Training time (co-occurrence counting excluded) and its mean per epoch.
+    """
+
+    def __init__(self, config: GloVeConfig | None = None):
+        self.config = config or GloVeConfig()
+
+    def fit(self, corpus: EncodedCorpus, progress: bool = False) -> "GloVe":
+        import torch
+
+        cfg = self.config
+        ids = np.asarray(corpus.ids, dtype=np.int64)
+        check_trainable(ids, cfg.window)
+        vocab_size = len(corpus.vocab)
+        start = time.perf_counter()
+        X = cooccurrence(ids, vocab_size, cfg.window, corpus.vocab.eos_id).tocoo()
+        self.cooccurrence_seconds_ = time.perf_counter() - start
+        self.cooccurrence_ = X.tocsr()
+        device = torch.device(cfg.device)
+        rows = torch.as_tensor(X.row, dtype=torch.int64, device=device)
+        cols = torch.as_tensor(X.col, dtype=torch.int64, device=device)
+        x = torch.as_tensor(X.data, dtype=torch.float64)
+        logx = torch.log(x).float().to(device)
+        fx = weighting(x, cfg.x_max, cfg.alpha).float().to(device)
+        nnz = len(x)
+
+        gen = torch.Generator().manual_seed(cfg.seed)
+        d = cfg.dim
+        # One parameter table: rows 0..V-1 hold [w_i | b_i], rows V..2V-1 hold [w~_j | b~_j],
+        # so one gather and two scatters serve all four parameters of a non-zero.
+        # glove.c's initialisation: every parameter uniform in +-0.5/d, AdaGrad sums at 1.
+        table = ((torch.rand(2 * vocab_size, d + 1, generator=gen) - 0.5) / d).to(device)
+        gradsq = torch.ones_like(table)
+        cols_shifted = cols + vocab_size
+        self.losses_ = []
+        bar = _progress(cfg.epochs * nnz, progress)
+        start = time.perf_counter()
+        for epoch in range(cfg.epochs):
+            order = torch.randperm(nnz, generator=gen).to(device)
+            sums = torch.zeros(cfg.workers, dtype=torch.float64)  # loss per worker
+
+            def step(k: int, worker: int) -> None:
+                sel = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
+                n = len(sel)
+                idx = torch.cat([rows.index_select(0, sel), cols_shifted.index_select(0, sel)])  # (2B,)
+                p = table.index_select(0, idx)  # (2B, d+1): [w_i | b_i] then [w~_j | b~_j]
+                wi, wj = p[:n], p[n:]
+                loss, g = glove_loss_and_grads(wi[:, :d], wj[:, :d], wi[:, d], wj[:, d],
+                                               logx.index_select(0, sel), fx.index_select(0, sel))
+                sums[worker] += float(loss)
+                # glove.c: fdiff = f * err (clipped here), times eta; it is the gradient of J/2.
+                g = (g.clamp(-cfg.grad_clip, cfg.grad_clip) * -cfg.eta)[:, None]  # (B, 1), sign for descent
+                grads = torch.empty_like(p)  # -eta * dJ/2 for each row of idx
+                grads[:n, :d] = g * wj[:, :d]
+                grads[n:, :d] = g * wi[:, :d]
+                grads[:n, d:] = g
+                grads[n:, d:] = g
+                # AdaGrad: add every squared gradient first, then step each occurrence by
+                # its gradient / sqrt(sum); repeated rows add up (see the module docstring).
+                # (index_add_ without alpha and rsqrt: the fast paths on CPU)
+                gradsq.index_add_(0, idx, grads * grads)
+                table.index_add_(0, idx, grads.mul_(gradsq.index_select(0, idx).rsqrt_()))
+                if bar is not None:
+                    bar.update(n)
+
+            run_batches(math.ceil(nnz / cfg.batch_size), cfg.workers, step)
+            total = float(sums.sum())
+            mean = total / nnz
+            if bar is not None:
+                bar.set_postfix(epoch=epoch + 1, loss=f"{mean:.4f}")
+            if not math.isfinite(mean):  # cannot happen with the clipping above; never hide it
+                raise PerplexError(f"GloVe loss became {mean} in epoch {epoch + 1}; lower --eta")
+            self.losses_.append(mean)
+        if bar is not None:
+            bar.close()
+        self.seconds_ = time.perf_counter() - start
+        self.seconds_per_epoch_ = self.seconds_ / cfg.epochs
+        self.nnz_ = nnz
+        table = table.cpu().numpy()
+        self.W_, self.W_tilde_ = table[:vocab_size, :d].copy(), table[vocab_size:, :d].copy()
+        self.b_, self.b_tilde_ = table[:vocab_size, d].copy(), table[vocab_size:, d].copy()
+        self.vectors_ = self.W_ + self.W_tilde_
+        self.vocab = corpus.vocab
+        return self
+
+    def keyed_vectors(self):
+        """W + W~ as gensim ``KeyedVectors`` keyed by the vocabulary."""
+        from embeddings.vectors import to_keyed_vectors
+
+        return to_keyed_vectors(self.vocab.tokens, self.vectors_)

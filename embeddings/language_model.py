@@ -1,0 +1,188 @@
+"""Trained embeddings as next-word models, so ``eval/`` scores them like the n-grams.
+
+Both methods define, with no further training, a distribution over the whole
+vocabulary given the previous token c (``</s>`` before the first word of a sentence,
+the same context an n-gram model calls ``<s>``):
+
+* SGNS: the optimum of the objective has v_c . u_w = log P(w, c) / (k P(c) P_n(w))
+  (Levy & Goldberg 2014, with the noise distribution P_n), so
+  P(w | c) = k P_n(w) exp(v_c . u_w), normalised: P(w | c) ~ P_n(w) exp(v_c . u_w).
+* GloVe: w_c . w~_w + b_c + b~_w = log X_cw, so P(w | c) ~ X_cw ~ exp(w_c . w~_w + b~_w).
+
+Both are log-bilinear: log P(w | c) = beta * s(c, w) + a(w) - log Z_beta(c) with
+s = context . output + bias.  One scalar beta = 1 / temperature may be fitted on
+validation data (convex in beta; a few Newton steps) and is reported.  The softmax is
+taken over the whole vocabulary, a batch of contexts at a time, and only once per
+distinct context (a next-word model of one previous token has at most |V| of them).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+
+from corpus.encoded import EncodedCorpus
+from corpus.vocabulary import Vocabulary
+from eval.protocol import check_vocabulary
+
+LN10 = math.log(10.0)
+
+
+def previous_tokens(corpus: EncodedCorpus) -> np.ndarray:
+    """The context of each token: the token before it, ``</s>`` for the very first."""
+    prev = np.empty(corpus.n_tokens, np.int64)
+    prev[0] = corpus.vocab.eos_id
+    prev[1:] = corpus.ids[:-1]
+    return prev
+
+
+class BilinearNextWordModel:
+    """P(w | c) = exp(beta * (C[c] . O[w] + b[w]) + a[w]) / Z(c), c the previous token.
+
+    Parameters
+    ----------
+    name : str
+    vocab : Vocabulary
+    context_vectors, output_vectors : float arrays (V, d)
+    output_bias, prior : float arrays (V,), optional
+        b (scaled by beta) and a (not scaled); zeros if omitted.
+    temperature : float
+        T = 1 / beta.
+
+    Implements ``eval``'s ``DistributionModel`` protocol.
+    """
+
+    def __init__(self, name: str, vocab: Vocabulary, context_vectors, output_vectors, output_bias=None,
+                 prior=None, temperature: float = 1.0, batch_size: int = 512):
+        V = len(vocab)
+        self.name = name
+        self.vocab = vocab
+        self.context_vectors = np.asarray(context_vectors, np.float32)
+        self.output_vectors = np.asarray(output_vectors, np.float32)
+        if self.context_vectors.shape[0] != V or self.output_vectors.shape != self.context_vectors.shape:
+            raise ValueError(f"need two ({V}, d) matrices, got {self.context_vectors.shape} and {self.output_vectors.shape}")
+        self.output_bias = np.zeros(V) if output_bias is None else np.asarray(output_bias, np.float64)
+        self.prior = np.zeros(V) if prior is None else np.asarray(prior, np.float64)
+        self.temperature = float(temperature)
+        self.batch_size = batch_size
+
+    # -- the scores ---------------------------------------------------------------
+    def _scores(self, contexts: np.ndarray):
+        """s(c, w) for a batch of contexts: float64 tensor (B, V)."""
+        import torch
+
+        C = torch.from_numpy(self.context_vectors[contexts])  # (B, d)
+        s = (C @ torch.from_numpy(self.output_vectors).T).double()  # (B, d) x (d, V) -> (B, V)
+        return s + torch.from_numpy(self.output_bias)
+
+    def _log_softmax(self, contexts: np.ndarray, beta: float):
+        """log P(. | c) for a batch of contexts: float64 tensor (B, V)."""
+        import torch
+
+        logits = beta * self._scores(contexts) + torch.from_numpy(self.prior)
+        return torch.log_softmax(logits, dim=1)
+
+    def _batches(self, n: int):
+        for start in range(0, n, self.batch_size):
+            yield slice(start, min(start + self.batch_size, n))
+
+    # -- the LanguageModel protocol --------------------------------------------------
+    def log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:
+        """log10 P(token | previous token) for the N tokens (float64, shape (N,))."""
+        import torch
+
+        check_vocabulary(self, corpus)
+        prev = previous_tokens(corpus)
+        target = np.asarray(corpus.ids, np.int64)
+        contexts, inverse = np.unique(prev, return_inverse=True)
+        out = np.empty(corpus.n_tokens)
+        # Group the tokens by context so each distinct context's softmax is computed once.
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(contexts) + 1))
+        beta = 1.0 / self.temperature
+        for sl in self._batches(len(contexts)):
+            logp = self._log_softmax(contexts[sl], beta).numpy()  # (B, V)
+            tokens = order[bounds[sl.start] : bounds[sl.stop]]
+            out[tokens] = logp[inverse[tokens] - sl.start, target[tokens]]
+        return out / LN10
+
+    def next_distributions(self, corpus: EncodedCorpus, batch_size: int = 1024) -> Iterator[np.ndarray]:
+        """P(. | previous token) at every position, as (B, V) float64 rows summing to 1."""
+        check_vocabulary(self, corpus)
+        prev = previous_tokens(corpus)
+        for start in range(0, corpus.n_tokens, batch_size):
+            yield self._log_softmax(prev[start : start + batch_size], 1.0 / self.temperature).exp().numpy()
+
+    # -- the temperature ---------------------------------------------------------------
+    def fit_temperature(self, corpus: EncodedCorpus, max_steps: int = 20, tol: float = 1e-6) -> float:
+        """Set the temperature that minimises the cross-entropy of ``corpus``; return it.
+
+        With beta = 1/T the negative log-likelihood L(beta) = sum_t [log Z_beta(c_t) -
+        beta s(c_t, w_t) - a(w_t)] is convex, with L' = sum_t (E_beta[s | c_t] - s(c_t, w_t))
+        and L'' = sum_t Var_beta[s | c_t]; damped Newton steps from beta = 1 find it.
+        """
+        import torch
+
+        check_vocabulary(self, corpus)
+        prev = previous_tokens(corpus)
+        target = np.asarray(corpus.ids, np.int64)
+        contexts, inverse = np.unique(prev, return_inverse=True)
+        weight = np.bincount(inverse, minlength=len(contexts)).astype(np.float64)  # tokens per context
+        # sum over tokens of s(c_t, w_t) and a(w_t): the beta-linear part of L.
+        s_tok = np.einsum("ij,ij->i", self.context_vectors[prev], self.output_vectors[target]).astype(np.float64)
+        s_target = float((s_tok + self.output_bias[target]).sum())
+        a_target = float(self.prior[target].sum())
+
+        def moments(beta: float) -> tuple[float, float, float]:
+            nll, grad, hess = -beta * s_target - a_target, -s_target, 0.0
+            for sl in self._batches(len(contexts)):
+                s = self._scores(contexts[sl])  # (B, V)
+                logp = torch.log_softmax(beta * s + torch.from_numpy(self.prior), dim=1)
+                p = logp.exp()
+                mean = (p * s).sum(1)
+                var = (p * (s - mean[:, None]) ** 2).sum(1)
+                logz = beta * s[:, 0] + self.prior[0] - logp[:, 0]  # log Z from any column
+                w = torch.from_numpy(weight[sl])
+                nll += float((w * logz).sum())
+                grad += float((w * mean).sum())
+                hess += float((w * var).sum())
+            return nll, grad, hess
+
+        beta = 1.0
+        nll, grad, hess = moments(beta)
+        for _ in range(max_steps):
+            step = -grad / hess if hess > 0 else -math.copysign(0.5 * beta, grad)
+            candidate = min(max(beta + step, beta / 4), beta * 4)  # stay positive, move at most 4x
+            new = moments(candidate)
+            while new[0] > nll and abs(candidate - beta) > 1e-9:  # damping: halve until L decreases
+                candidate = 0.5 * (candidate + beta)
+                new = moments(candidate)
+            converged = abs(candidate - beta) <= tol * beta
+            if new[0] <= nll:
+                beta, (nll, grad, hess) = candidate, new
+            if converged:
+                break
+        self.temperature = 1.0 / beta
+        return self.temperature
+
+
+def sgns_language_model(model, temperature: float = 1.0) -> BilinearNextWordModel:
+    """P(w | c) ~ P_n(w) exp(v_c . u_w) from a trained SGNS model (input and output vectors).
+
+    Words never seen in training (possible only for ``<unk>``) get the count 1 in P_n,
+    so OOV test tokens keep a non-zero probability.
+    """
+    from embeddings.sgns import noise_distribution
+
+    power = getattr(getattr(model, "config", None), "noise_power", 0.75)
+    prior = np.log(noise_distribution(np.maximum(model.counts_, 1), power))
+    return BilinearNextWordModel("sgns", model.vocab, model.input_vectors_, model.output_vectors_,
+                                 prior=prior, temperature=temperature)
+
+
+def glove_language_model(model, temperature: float = 1.0) -> BilinearNextWordModel:
+    """P(w | c) ~ exp(w_c . w~_w + b~_w) from a trained GloVe model."""
+    return BilinearNextWordModel("glove", model.vocab, model.W_, model.W_tilde_, output_bias=model.b_tilde_,
+                                 temperature=temperature)

@@ -1,0 +1,61 @@
+"""A 2-D PCA map of word vectors, saved as PNG."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from embeddings.queries import unit_vectors, word_index
+from perplex.errors import PerplexError
+from perplex.fileio import atomic_write
+
+SPECIAL = {"</s>", "<unk>", "<s>", "N", "$"}  # markers rather than words in PTB
+
+
+def pick_words(kv, words: Sequence[str] | None = None, top: int = 80) -> list[str]:
+    """The words to draw: the given ones (each must be in the vocabulary) or the ``top``
+    most frequent entries, skipping markers such as ``</s>`` and ``<unk>``."""
+    if words:
+        return [kv.index_to_key[word_index(kv, w)] for w in words]
+    return [w for w in kv.index_to_key if w not in SPECIAL][:top]
+
+
+def pca_2d(vectors: np.ndarray) -> np.ndarray:
+    """Project rows onto their first two principal components (scikit-learn), shape (n, 2)."""
+    from sklearn.decomposition import PCA
+
+    if len(vectors) < 2:
+        raise PerplexError(f"a PCA map needs at least 2 words, got {len(vectors)}")
+    return PCA(n_components=2, random_state=0).fit_transform(vectors)
+
+
+def plot_words(kv, path: str | os.PathLike, words: Sequence[str] | None = None, top: int = 80,
+               title: str | None = None) -> list[str]:
+    """Draw the chosen words at their PCA coordinates (of the unit vectors) into a PNG file.
+
+    Returns
+    -------
+    list of str: the words drawn.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chosen = pick_words(kv, words, top)
+    unit = unit_vectors(kv)
+    xy = pca_2d(unit[[kv.key_to_index[w] for w in chosen]])
+    fig, ax = plt.subplots(figsize=(10, 8), dpi=120)
+    ax.scatter(xy[:, 0], xy[:, 1], s=8, color="tab:blue")
+    for (x, y), w in zip(xy, chosen):
+        ax.annotate(w, (x, y), fontsize=8, xytext=(2, 2), textcoords="offset points")
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(title or f"PCA of {len(chosen)} word vectors")
+    fig.tight_layout()
+    with atomic_write(path, "wb") as out:
+        fig.savefig(out, format="png")
+    plt.close(fig)
+    return chosen

@@ -1,0 +1,426 @@
+"""Word embeddings: file formats, queries, evaluations, SGNS, GloVe and their language models.
+
+Everything runs on tiny hand-made corpora or random vectors; PTB-scale runs are in
+bench/bench_embeddings.py.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from corpus import Vocabulary, encode
+from embeddings.config import GloVeConfig, SGNSConfig
+from embeddings.evaluation import (ANALOGY_FILE, SIMLEX_FILE, WS353_FILE, dataset_path, evaluate_analogies,
+                                   evaluate_word_pairs)
+from embeddings.glove import GloVe, cooccurrence, glove_loss_and_grads, weighting
+from embeddings.language_model import BilinearNextWordModel, glove_language_model, sgns_language_model
+from embeddings.queries import analogy, analogy_scores, most_similar, unit_vectors
+from embeddings.sgns import (SGNS, context_batch, cumulative_table, draw_negatives, keep_probabilities,
+                             noise_distribution, sgns_loss_and_grads)
+from embeddings.vectors import load_vectors, save_vectors, to_keyed_vectors
+from eval import evaluate
+from perplex.errors import PerplexError
+
+
+# --------------------------------------------------------------------------- fixtures
+def grid_sentences(rows=6, n=3000, seed=0):
+    """A corpus with a planted structure: word w{r}_{s} (row r, column s) always appears
+    with its three row markers r{r}a/b/c and its column marker c{s}.  So w{r}_0 and
+    w{r}_1 share most of their contexts (each other's nearest neighbour), and the
+    vectors are roughly row + column, so w{r2}_1 - w{r2}_0 + w{r}_0 ~ w{r}_1."""
+    rng = np.random.default_rng(seed)
+    sents = []
+    for _ in range(n):
+        r, s = int(rng.integers(rows)), int(rng.integers(2))
+        markers = [str(t) for t in rng.permutation([f"r{r}a", f"r{r}b", f"r{r}c", f"c{s}"])]
+        sents.append(markers[:2] + [f"w{r}_{s}"] + markers[2:])
+    return sents
+
+
+@pytest.fixture(scope="module")
+def grid():
+    sents = grid_sentences()
+    vocab = Vocabulary.build(sents)
+    return encode(sents, vocab)
+
+
+@pytest.fixture(scope="module")
+def sgns_grid(grid):
+    return SGNS(SGNSConfig(dim=20, window=2, epochs=8, sample=0, workers=1, batch_size=128)).fit(grid)
+
+
+@pytest.fixture(scope="module")
+def glove_grid(grid):
+    return GloVe(GloVeConfig(dim=20, window=2, epochs=50, workers=1, batch_size=256, x_max=10)).fit(grid)
+
+
+def planted_checks(kv, rows=6):
+    nearest = [most_similar(kv, f"w{r}_0", topn=1)[0][0] for r in range(rows)]
+    answers = [analogy(kv, f"w{r2}_1", f"w{r2}_0", f"w{r}_0", topn=1)[0][0] == f"w{r}_1"
+               for r in range(rows) for r2 in range(rows) if r2 != r]
+    return nearest, answers
+
+
+# --------------------------------------------------------------------------- vectors on disk
+@pytest.fixture
+def small_kv():
+    rng = np.random.default_rng(0)
+    return to_keyed_vectors(["</s>", "<unk>", "king", "queen", "é"], rng.normal(size=(5, 7)).astype(np.float32))
+
+
+@pytest.mark.parametrize("name,binary", [("v.bin", True), ("v.txt", False)])
+def test_saved_vectors_load_in_gensim_with_identical_values(tmp_path, small_kv, name, binary):
+    from gensim.models import KeyedVectors
+
+    path = tmp_path / name
+    save_vectors(small_kv, path)
+    theirs = KeyedVectors.load_word2vec_format(str(path), binary=binary)
+    assert theirs.index_to_key == small_kv.index_to_key
+    assert np.array_equal(theirs.vectors, small_kv.vectors)  # bit-identical, text format included
+    assert np.array_equal(load_vectors(path).vectors, small_kv.vectors)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_gensim_written_vectors_load_here(tmp_path, small_kv, binary):
+    path = tmp_path / "g.vec"
+    small_kv.save_word2vec_format(str(path), binary=binary)
+    ours = load_vectors(path)
+    assert ours.index_to_key == small_kv.index_to_key and np.array_equal(ours.vectors, small_kv.vectors)
+
+
+def test_glove_headerless_text_loads(tmp_path):
+    path = tmp_path / "glove.6B.3d.txt"
+    path.write_text("the 0.1 0.2 0.3\nof -1 0 2.5\n")
+    kv = load_vectors(path)
+    assert kv.index_to_key == ["the", "of"]
+    assert np.allclose(kv.vectors, [[0.1, 0.2, 0.3], [-1, 0, 2.5]])
+
+
+def test_bad_vector_files_are_one_line_errors(tmp_path, small_kv):
+    good = tmp_path / "v.bin"
+    save_vectors(small_kv, good)
+    truncated = tmp_path / "t.bin"
+    truncated.write_bytes(good.read_bytes()[:-40])
+    text_truncated = tmp_path / "t.txt"
+    save_vectors(small_kv, text_truncated)
+    text_truncated.write_text("\n".join(text_truncated.read_text().splitlines()[:3]) + "\n")
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("this is just a sentence\nand another\n")
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    for path, fragment in [(truncated, "truncated"), (text_truncated, "truncated"), (unknown, "not a vectors file"),
+                           (empty, "empty"), (tmp_path / "missing.bin", "not found")]:
+        with pytest.raises(PerplexError, match=fragment) as exc:
+            load_vectors(path)
+        assert "\n" not in str(exc.value) and str(path) in str(exc.value)
+
+
+# --------------------------------------------------------------------------- queries
+def test_most_similar_by_hand():
+    kv = to_keyed_vectors(["x", "y", "z", "w"], np.array([[1, 0], [3, 1], [0, 2], [-1, 0]], np.float32))
+    out = most_similar(kv, "x", topn=3)
+    assert [w for w, _ in out] == ["y", "z", "w"]
+    assert out[0][1] == pytest.approx(3 / math.sqrt(10))  # cos((1,0),(3,1))
+    assert out[2][1] == pytest.approx(-1.0)
+
+
+def test_analogy_3cosadd_and_3cosmul_on_exact_vectors():
+    # king = royal + male, queen = royal + female, ...: king - man + woman = queen exactly.
+    royal, male, female, other = np.eye(4, dtype=np.float32)
+    words = ["king", "queen", "man", "woman", "apple"]
+    vecs = np.stack([royal + male, royal + female, male, female, other + 0.1 * royal])
+    kv = to_keyed_vectors(words, vecs)
+    assert analogy(kv, "king", "man", "woman")[0][0] == "queen"
+    assert analogy(kv, "king", "man", "woman", method="3cosmul")[0][0] == "queen"
+    # the query words are never answers, even when closest
+    assert {w for w, _ in analogy(kv, "king", "man", "woman", topn=2)} == {"queen", "apple"}
+    # 3CosMul score by hand for d = queen (a = man, b = king, c = woman):
+    unit = unit_vectors(kv)
+    cos = lambda i, j: float(unit[i] @ unit[j])  # noqa: E731
+    q = 1
+    expected = ((cos(q, 0) + 1) / 2) * ((cos(q, 3) + 1) / 2) / ((cos(q, 2) + 1) / 2 + 1e-3)
+    scores = analogy_scores(unit, np.array([2]), np.array([0]), np.array([3]), "3cosmul")
+    assert scores[0, q] == pytest.approx(expected, rel=1e-6)
+    assert np.isneginf(scores[0, [0, 2, 3]]).all()
+
+
+def test_out_of_vocabulary_query_names_the_word(small_kv):
+    with pytest.raises(PerplexError, match="'zebra' is not in the vocabulary"):
+        most_similar(small_kv, "zebra")
+    with pytest.raises(PerplexError, match="'prince'"):
+        analogy(small_kv, "king", "prince", "queen")
+
+
+# --------------------------------------------------------------------------- evaluations vs gensim
+@pytest.fixture(scope="module")
+def eval_kv():
+    """Random vectors for every word of the three evaluation files, with the
+    capital-common-countries section planted (capital = country + offset), so the
+    analogy accuracy is far from 0; a few words left out to make questions uncovered."""
+    words = []
+    for name in (ANALOGY_FILE, WS353_FILE, SIMLEX_FILE):
+        for line in open(dataset_path(name), encoding="utf-8"):
+            if line.startswith((":", "#")):
+                continue
+            words += line.lower().replace("\t", " ").split()[: 4 if name == ANALOGY_FILE else 2]
+    words = sorted(set(words) - {"athens", "tiger", "smart", "paris"})
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(len(words), 30)).astype(np.float32)
+    index = {w: i for i, w in enumerate(words)}
+    offset = rng.normal(size=30).astype(np.float32) * 2
+    section = open(dataset_path(ANALOGY_FILE)).read().split(": ")[1].splitlines()[1:]
+    for line in section:
+        capital, country = line.lower().split()[:2]
+        if capital in index and country in index:
+            vecs[index[capital]] = vecs[index[country]] + offset
+    return to_keyed_vectors(words, vecs)
+
+
+def test_analogy_evaluation_matches_gensim(eval_kv):
+    score, sections = eval_kv.evaluate_word_analogies(dataset_path(ANALOGY_FILE))
+    ours = evaluate_analogies(eval_kv)
+    assert ours.accuracy == pytest.approx(score)
+    assert ours.accuracy > 0.02  # the planted section is answered
+    assert ours.total == 19544
+    for mine, theirs in zip(ours.sections, sections):
+        assert mine.name == theirs["section"]
+        assert mine.correct == len(theirs["correct"])
+        assert mine.covered == len(theirs["correct"]) + len(theirs["incorrect"])
+    assert ours.covered == len(sections[-1]["correct"]) + len(sections[-1]["incorrect"]) < ours.total
+
+
+def test_3cosmul_matches_gensim_most_similar_cosmul(eval_kv):
+    # gensim 4.4's evaluate_word_analogies always uses 3CosAdd, so compare question by
+    # question with most_similar_cosmul (whose epsilon is 1e-6).
+    rng = np.random.default_rng(0)
+    index = eval_kv.key_to_index
+    questions = [line.lower().split() for line in open(dataset_path(ANALOGY_FILE)) if not line.startswith(":")]
+    questions = [q for q in questions if all(w in index for w in q)]
+    picked = [questions[i] for i in rng.choice(len(questions), 150, replace=False)]
+    a, b, c = (np.array([index[q[k]] for q in picked]) for k in range(3))
+    ours = analogy_scores(unit_vectors(eval_kv), a, b, c, "3cosmul", epsilon=1e-6).argmax(1)
+    theirs = [eval_kv.most_similar_cosmul(positive=[q[1], q[2]], negative=[q[0]], topn=1)[0][0] for q in picked]
+    assert [eval_kv.index_to_key[i] for i in ours] == theirs
+
+
+@pytest.mark.parametrize("name", [WS353_FILE, SIMLEX_FILE])
+def test_word_pair_evaluation_matches_gensim(eval_kv, name):
+    pearson, spearman, oov_percent = eval_kv.evaluate_word_pairs(dataset_path(name))
+    ours = evaluate_word_pairs(eval_kv, dataset_path(name))
+    assert ours.spearman == pytest.approx(spearman.statistic, abs=1e-9)
+    assert ours.pearson == pytest.approx(pearson.statistic, abs=1e-6)
+    assert 100 * ours.oov_share == pytest.approx(oov_percent)
+    assert ours.oov_pairs > 0
+
+
+# --------------------------------------------------------------------------- SGNS
+def test_keep_probability_formula():
+    counts = np.array([600, 300, 100, 0])  # total 1000
+    t = 0.01
+    p = keep_probabilities(counts, t)
+    # z = 0.6: (sqrt(0.6/0.01) + 1) * 0.01/0.6 = (7.7460 + 1) / 60 = 0.145766
+    assert p[0] == pytest.approx((math.sqrt(60) + 1) / 60)
+    assert p[1] == pytest.approx((math.sqrt(30) + 1) / 30)
+    assert p[2] == pytest.approx(min(1.0, (math.sqrt(10) + 1) / 10))  # 0.416
+    assert p[3] == 1.0
+    assert keep_probabilities(counts, 0).tolist() == [1, 1, 1, 1]
+    # a word with z below t is always kept: z = 1e-4, t = 1e-3 -> (sqrt(0.1) + 1) * 10 > 1
+    assert keep_probabilities(np.array([1, 9999]), 1e-3)[0] == 1.0
+
+
+def test_noise_distribution_formula_and_sampler():
+    counts = np.array([81, 16, 1, 0])
+    pn = noise_distribution(counts, 0.75)
+    # 81^0.75 = 27, 16^0.75 = 8, 1^0.75 = 1 -> 27/36, 8/36, 1/36, 0
+    assert pn.tolist() == pytest.approx([27 / 36, 8 / 36, 1 / 36, 0.0])
+    draws = draw_negatives(cumulative_table(pn), (200_000,), torch.Generator().manual_seed(0))
+    freq = np.bincount(draws.numpy(), minlength=4) / 200_000
+    assert freq[3] == 0  # never a word of probability 0
+    assert freq == pytest.approx(pn, abs=0.005)
+
+
+def test_subsampling_keeps_words_at_their_probability(grid):
+    # the empirical keep rate of the trainer's rule (uniform < p) matches the formula
+    counts = np.bincount(grid.ids, minlength=len(grid.vocab))
+    p = torch.as_tensor(keep_probabilities(counts, 1e-2), dtype=torch.float32)
+    ids = torch.as_tensor(grid.ids, dtype=torch.int64)
+    g = torch.Generator().manual_seed(0)
+    kept = np.zeros(len(counts))
+    for _ in range(20):
+        keep = torch.rand(len(ids), generator=g) < p[ids]
+        kept += np.bincount(ids[keep].numpy(), minlength=len(counts))
+    rate = kept / (20 * np.maximum(counts, 1))
+    assert rate[counts > 0] == pytest.approx(p.numpy()[counts > 0], abs=0.02)
+
+
+def test_dynamic_window_is_uniform_up_to_window():
+    W, n = 4, 50_000
+    stream = torch.arange(10 * W)
+    centres = torch.full((n,), 5 * W)
+    ids, mask = context_batch(stream, centres, W, torch.Generator().manual_seed(0))
+    assert ids[0].tolist() == [16, 17, 18, 19, 21, 22, 23, 24]
+    # each centre's effective window b is the largest |offset| used, uniform on 1..W
+    b = mask[:, W:].sum(1).numpy()
+    assert (mask[:, :W].sum(1).numpy() == b).all()  # symmetric
+    assert np.bincount(b, minlength=W + 1)[1:] / n == pytest.approx([1 / W] * W, abs=0.01)
+    # out-of-range positions are masked
+    _, mask = context_batch(stream, torch.tensor([0, len(stream) - 1]), W, torch.Generator().manual_seed(1))
+    assert not mask[0, :W].any() and not mask[1, W:].any()
+
+
+def test_sgns_gradients_match_autograd():
+    g = torch.Generator().manual_seed(0)
+    ctx = torch.randn(3, 4, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    tgt = torch.randn(3, 3, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[1, 1, 0, 1], [1, 0, 0, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    loss, g_ctx, g_tgt = sgns_loss_and_grads(ctx.detach(), tgt.detach(), mask, scale=0.5)
+    # the loss written directly from its definition
+    s = torch.einsum("bcd,bkd->bck", ctx, tgt)
+    ref = -(torch.nn.functional.logsigmoid(s[:, :, 0]) + torch.nn.functional.logsigmoid(-s[:, :, 1:]).sum(2))
+    ref = (ref * mask).sum()
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    assert torch.allclose(g_ctx, 0.5 * ctx.grad) and torch.allclose(g_tgt, 0.5 * tgt.grad)
+    assert (g_ctx[1, 1:] == 0).all()  # masked slots get nothing
+
+
+def test_sgns_recovers_planted_structure(sgns_grid):
+    nearest, answers = planted_checks(sgns_grid.keyed_vectors())
+    assert nearest == [f"w{r}_1" for r in range(6)]
+    assert np.mean(answers) >= 0.9
+    assert sgns_grid.losses_[-1] < sgns_grid.losses_[0]
+
+
+def test_sgns_is_reproducible_with_one_worker(grid):
+    cfg = SGNSConfig(dim=8, window=2, epochs=1, workers=1, batch_size=256, seed=3)
+    a, b = SGNS(cfg).fit(grid), SGNS(cfg).fit(grid)
+    assert np.array_equal(a.input_vectors_, b.input_vectors_)
+    c = SGNS(SGNSConfig(dim=8, window=2, epochs=1, workers=1, batch_size=256, seed=4)).fit(grid)
+    assert not np.array_equal(a.input_vectors_, c.input_vectors_)
+
+
+def test_sgns_two_workers_train(grid):
+    model = SGNS(SGNSConfig(dim=8, window=2, epochs=2, workers=2, batch_size=128, sample=0)).fit(grid)
+    assert np.isfinite(model.input_vectors_).all() and model.losses_[1] < model.losses_[0]
+
+
+def test_corpus_smaller_than_window_is_refused():
+    sents = [["a", "b"]]
+    enc = encode(sents, Vocabulary.build(sents))
+    for trainer in (SGNS(SGNSConfig(window=5)), GloVe(GloVeConfig(window=5))):
+        with pytest.raises(PerplexError, match="fewer than --window 5"):
+            trainer.fit(enc)
+
+
+def test_config_validation():
+    with pytest.raises(PerplexError, match="--dim must be positive"):
+        SGNSConfig(dim=0)
+    with pytest.raises(PerplexError, match="--sample"):
+        SGNSConfig(sample=-1)
+    with pytest.raises(PerplexError, match="--x-max"):
+        GloVeConfig(x_max=0)
+
+
+# --------------------------------------------------------------------------- GloVe
+def test_cooccurrence_by_hand():
+    # stream a b c a </s> b  (ids 2 3 4 2 0 3), window 3, 1/distance weights
+    ids = np.array([2, 3, 4, 2, 0, 3])
+    X = cooccurrence(ids, 5, 3).toarray()
+    # pairs within distance 3 (p<q): (a,b)1 (a,c)1/2 (a,a)1/3 (b,c)1 (b,a)1/2 (b,</s>)1/3
+    # (c,a)1 (c,</s>)1/2 (c,b)1/3 (a,</s>)1 (a,b)1/2 (</s>,b)1
+    expected = np.zeros((5, 5))
+    for i, j, w in [(2, 3, 1), (2, 4, 1 / 2), (2, 2, 1 / 3), (3, 4, 1), (3, 2, 1 / 2), (3, 0, 1 / 3),
+                    (4, 2, 1), (4, 0, 1 / 2), (4, 3, 1 / 3), (2, 0, 1), (2, 3, 1 / 2), (0, 3, 1)]:
+        expected[i, j] += w
+        expected[j, i] += w
+    assert np.allclose(X, expected)
+    # windows stop at </s> (id 0): the pairs across it, (c,b) at 3 and (a,b) at 2, are gone;
+    # </s> itself still pairs with both sides.
+    expected[4, 3] -= 1 / 3
+    expected[3, 4] -= 1 / 3
+    expected[2, 3] -= 1 / 2
+    expected[3, 2] -= 1 / 2
+    assert np.allclose(cooccurrence(ids, 5, 3, boundary=0).toarray(), expected)
+
+
+def test_glove_weighting_function():
+    x = np.array([1.0, 50.0, 100.0, 1e6])
+    assert weighting(x, 100, 0.75).tolist() == pytest.approx([0.01**0.75, 0.5**0.75, 1.0, 1.0])
+
+
+def test_glove_gradients_match_autograd():
+    g = torch.Generator().manual_seed(0)
+    w, wt = (torch.randn(6, 4, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    b, bt = (torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    x = torch.tensor([1.0, 2.5, 0.5, 300.0, 7.0, 100.0], dtype=torch.float64)
+    fx = weighting(x, 100.0, 0.75)
+    loss, gvec = glove_loss_and_grads(w.detach(), wt.detach(), b.detach(), bt.detach(), x.log(), fx)
+    ref = (fx * ((w * wt).sum(1) + b + bt - x.log()) ** 2).sum()
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-12)
+    assert torch.allclose(2 * gvec[:, None] * wt.detach(), w.grad)
+    assert torch.allclose(2 * gvec[:, None] * w.detach(), wt.grad)
+    assert torch.allclose(2 * gvec, b.grad) and torch.allclose(2 * gvec, bt.grad)
+
+
+def test_glove_recovers_planted_structure(glove_grid):
+    nearest, answers = planted_checks(glove_grid.keyed_vectors())
+    assert nearest == [f"w{r}_1" for r in range(6)]
+    assert np.mean(answers) >= 0.8
+    assert glove_grid.losses_[-1] < glove_grid.losses_[0] / 5
+    assert np.allclose(glove_grid.vectors_, glove_grid.W_ + glove_grid.W_tilde_)
+
+
+def test_glove_never_goes_nan(grid):
+    # a huge learning rate and a weighting that trusts huge counts: GloVe's classic NaN recipe
+    model = GloVe(GloVeConfig(dim=10, window=5, epochs=3, eta=50.0, x_max=1e-3, alpha=3.0, workers=1)).fit(grid)
+    assert all(math.isfinite(v) for v in model.losses_)
+    assert np.isfinite(model.vectors_).all() and np.isfinite(model.b_).all()
+
+
+# --------------------------------------------------------------------------- language models
+@pytest.mark.parametrize("make,trained", [(sgns_language_model, "sgns_grid"), (glove_language_model, "glove_grid")])
+def test_embedding_language_models_are_distributions(request, grid, make, trained):
+    lm = make(request.getfixturevalue(trained), temperature=0.7)
+    test = grid.subset(slice(0, 40))
+    rows = np.concatenate(list(lm.next_distributions(test, batch_size=64)))
+    assert rows.shape == (test.n_tokens, len(grid.vocab))
+    assert np.allclose(rows.sum(1), 1.0, atol=1e-12) and (rows > 0).all()
+    # log10_probs picks exactly the target's entry of each distribution
+    assert np.allclose(lm.log10_probs(test), np.log10(rows[np.arange(test.n_tokens), test.ids]))
+    r = evaluate(lm, test)
+    assert r.tokens == test.n_tokens and r.zero_prob_tokens == 0
+    assert r.perplexity < len(grid.vocab)  # better than uniform: the planted structure is predictive
+
+
+def test_language_model_formula_by_hand():
+    # V = 3: P(w | c) ~ exp((C[c].O[w] + b[w]) / T + a[w])
+    vocab = Vocabulary(["</s>", "<unk>", "x"], [1, 1, 1])
+    C = np.array([[1.0, 0], [0, 1], [1, 1]])
+    O = np.array([[0.5, 0], [0, 2], [1, -1]])
+    b, a = np.array([0.1, 0, -0.2]), np.array([0, -1.0, 0.3])
+    lm = BilinearNextWordModel("hand", vocab, C, O, output_bias=b, prior=a, temperature=2.0)
+    corpus = encode([["x", "zz"]], vocab)  # tokens x <unk> </s>; contexts </s> x <unk>
+    expected = []
+    for c, w in [(0, 2), (2, 1), (1, 0)]:
+        logits = (C[c] @ O.T + b) / 2.0 + a
+        expected.append(logits[w] - np.log(np.exp(logits).sum()))
+    assert np.allclose(lm.log10_probs(corpus), np.array(expected) / np.log(10))
+
+
+def test_temperature_fit_finds_the_minimum(sgns_grid, grid):
+    from scipy.optimize import minimize_scalar
+
+    lm = sgns_language_model(sgns_grid)
+    valid = grid.subset(slice(0, 300))
+    T = lm.fit_temperature(valid)
+
+    def nll(t):
+        lm.temperature = t
+        return -lm.log10_probs(valid).sum()
+
+    best = minimize_scalar(nll, bounds=(0.05, 20), method="bounded", options={"xatol": 1e-6}).x
+    assert T == pytest.approx(best, rel=1e-3)
+    assert nll(T) <= nll(1.0)
