@@ -15,7 +15,7 @@ from perplex.cli_common import Formatter, Parser
 from perplex.errors import PerplexError
 
 # Modules that define register(subparsers); heavy imports stay inside their commands.
-COMMAND_MODULES = ["lm.cli"]
+COMMAND_MODULES = ["lm.cli", "attention.cli"]
 
 DESCRIPTION = """\
 Classical statistical language modeling on real text (default: the Penn Treebank).
@@ -26,6 +26,8 @@ examples:
   python cli.py ngram --train my.txt --split 80/10/10 --arpa my.arpa
   python cli.py score --arpa my.arpa --test other.txt  score an ARPA file (ours, KenLM's, SRILM's)
   python cli.py generate --arpa my.arpa -n 5 --seed 1  sample sentences
+  python cli.py transformer --minutes 10              a small Transformer LM on PTB
+  python cli.py attention "the stock market fell"     heatmaps of its attention heads
 
 run 'python cli.py COMMAND --help' for the options of a command.
 """
