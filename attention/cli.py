@@ -81,7 +81,7 @@ def register(sub) -> None:
                    help="training-time budget (default 10 when --epochs is not given; with both, whichever ends first)")
     t.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
     t.add_argument("--lr", type=_float_positive, default=2e-3, help="peak AdamW learning rate")
-    t.add_argument("--warmup", type=int, default=200, help="linear warm-up steps before the cosine decay")
+    t.add_argument("--warmup", type=float, default=0.05, help="share of the budget for the linear warm-up before the cosine decay")
     t.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices")
     t.add_argument("--eval-every", type=_float_positive, default=2.0, help="score valid every this many training minutes")
     t.add_argument("--seed", type=int, default=0, help="random seed (runs with --epochs repeat exactly on a CPU)")
@@ -120,7 +120,7 @@ def _configs(args, vocab_size: int):
         cutoffs=args.cutoffs, tie_embeddings=not args.no_tie,
     )
     train = TrainConfig(
-        batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup, weight_decay=args.weight_decay,
+        batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
         epochs=args.epochs, minutes=args.minutes, seed=args.seed, eval_every_minutes=args.eval_every,
     )
     return model, train

@@ -160,10 +160,11 @@ class TransformerLM(nn.Module):
     def init_embeddings(self, vectors: torch.Tensor, found: torch.Tensor) -> None:
         """Copy pre-trained vectors into the rows marked ``found`` (the rest keep their init).
 
-        ``vectors`` (|V|, d_model) is rescaled to the init's standard deviation
-        (0.02) so the embeddings do not swamp the positional encodings.
+        ``vectors`` (|V|, d_model) is rescaled to the init's root-mean-square
+        (0.02) so the embeddings do not swamp the positional encodings; the
+        directions (what word vectors carry) are kept.
         """
         with torch.no_grad():
             v = vectors[found].float()
-            v = v / v.std().clamp_min(1e-8) * 0.02
+            v = v / v.pow(2).mean().sqrt().clamp_min(1e-12) * 0.02
             self.tok_emb.weight[found] = v.to(self.tok_emb.weight.device)

@@ -6,7 +6,7 @@ The loop is fetch → forward → backward → clip → step (minGPT's trainer):
   between sentences), every token once per epoch (:mod:`attention.windows`);
 * AdamW with decoupled weight decay on the matrices only (Loshchilov & Hutter
   2019), a linear warm-up, then a cosine decay over the budget (nanoGPT's
-  ``get_lr``); the budget is ``minutes`` of training time, ``epochs``, or
+  ``get_lr``), both as shares of the budget; the budget is ``minutes`` of training time, ``epochs``, or
   whichever ends first;
 * the gradient norm is clipped; on CUDA the forward pass runs in mixed precision;
 * every ``eval_every_minutes`` of training time (and at the end) the model is
@@ -54,7 +54,7 @@ class TrainConfig:
     batch_size: int = 32  # windows per step
     lr: float = 2e-3  # peak learning rate (AdamW)
     min_lr_ratio: float = 0.01  # the cosine decays to lr * min_lr_ratio at the end of the budget
-    warmup_steps: int = 200  # linear warm-up from 0 (stabilises Adam's early, noisy second moments)
+    warmup: float = 0.05  # share of the budget for the linear warm-up (Adam's early second moments are noisy)
     weight_decay: float = 0.1  # on weight matrices and embeddings, not on biases and LayerNorm gains
     beta2: float = 0.99  # Adam's second-moment decay (0.99 suits small batches better than 0.999)
     grad_clip: float = 1.0  # max global gradient norm
@@ -72,7 +72,7 @@ class TrainConfig:
             (self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (self.epochs is None or self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
             (self.minutes is None or self.minutes > 0, f"--minutes must be positive, got {self.minutes}"),
-            (self.warmup_steps >= 0, f"--warmup must be at least 0, got {self.warmup_steps}"),
+            (0.0 <= self.warmup < 1.0, f"--warmup is a share of the budget in [0, 1), got {self.warmup}"),
             (self.eval_every_minutes > 0, f"--eval-every must be positive, got {self.eval_every_minutes}"),
         ]
         for ok, message in checks:
@@ -94,19 +94,21 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
-    """The learning rate of ``step`` at ``progress`` ∈ [0, 1] through the budget.
+def learning_rate(config: TrainConfig, progress: float) -> float:
+    """The learning rate at ``progress`` ∈ [0, 1] through the budget (steps or training time).
 
-    1. warm-up: linear from lr/warmup to lr over the first ``warmup_steps`` steps;
+    1. warm-up: linear up to lr over the first ``warmup`` share of the budget
+       (never below lr / 100, so the first step already moves);
     2. after the budget: the floor lr * min_lr_ratio;
-    3. in between: cosine decay from lr to the floor, following ``progress``.
+    3. in between: cosine decay from lr to the floor.
     """
     floor = config.lr * config.min_lr_ratio
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
+    if progress < config.warmup:
+        return config.lr * max(progress / config.warmup, 0.01)
     if progress >= 1.0:
         return floor
-    return floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * progress))
+    decay = (progress - config.warmup) / (1.0 - config.warmup)
+    return floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * decay))
 
 
 def make_optimizer(model: TransformerLM, config: TrainConfig) -> torch.optim.AdamW:
@@ -281,7 +283,7 @@ class Trainer:
         x = shifted_inputs(train.ids)
         length = min(mc.context, n)
         self._n_batches = self._steps_per_epoch(n)
-        self._lr = learning_rate(c, self.step, self.progress_fraction(n))
+        self._lr = learning_rate(c, self.progress_fraction(n))
         next_eval = (math.floor(self.train_seconds / 60.0 / c.eval_every_minutes) + 1) * c.eval_every_minutes * 60.0
         bar = _progress_bar(c, self.progress, self.train_seconds, self.step)
         self.model.train()
@@ -291,7 +293,7 @@ class Trainer:
                 starts = epoch_starts(n, mc.context, c.seed, self.epoch)
                 for b in range(self.batch_in_epoch * c.batch_size, len(starts), c.batch_size):
                     t0 = time.perf_counter()
-                    self._lr = learning_rate(c, self.step, self.progress_fraction(n))
+                    self._lr = learning_rate(c, self.progress_fraction(n))
                     for group in self.optimizer.param_groups:
                         group["lr"] = self._lr
                     inputs, targets = gather_windows(x, starts[b : b + c.batch_size], length)

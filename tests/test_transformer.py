@@ -72,7 +72,7 @@ def test_tiny_model_overfits_a_tiny_corpus():
     vocab = Vocabulary.build([sentence])
     corpus = encode([sentence] * 40, vocab)
     model = _model(vocab, context=8, d_model=32, n_heads=4, cutoffs=(4,))
-    trainer = Trainer(model, vocab, TrainConfig(batch_size=16, lr=1e-2, warmup_steps=5, epochs=60, weight_decay=0.0), CPU)
+    trainer = Trainer(model, vocab, TrainConfig(batch_size=16, lr=1e-2, warmup=0.1, epochs=25, weight_decay=0.0), CPU)
     trainer.fit(corpus)
     x = shifted_inputs(corpus.ids)
     with torch.no_grad():
@@ -138,12 +138,13 @@ def test_ptb_test_token_count_matches_the_ngram_models(ptb):
 
 
 def test_learning_rate_schedule():
-    c = TrainConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1, epochs=1)
-    assert learning_rate(c, 0, 0.0) == pytest.approx(0.1)  # warm-up: (0 + 1) / 10
-    assert learning_rate(c, 9, 0.0) == pytest.approx(1.0)
-    assert learning_rate(c, 50, 0.0) == pytest.approx(1.0)  # cosine starts at the peak
-    assert learning_rate(c, 50, 0.5) == pytest.approx(0.1 + 0.45)  # halfway: floor + (peak - floor) / 2
-    assert learning_rate(c, 50, 1.0) == pytest.approx(0.1)
+    c = TrainConfig(lr=1.0, warmup=0.2, min_lr_ratio=0.1, epochs=1)
+    assert learning_rate(c, 0.0) == pytest.approx(0.01)  # the first step: lr / 100
+    assert learning_rate(c, 0.1) == pytest.approx(0.5)  # halfway through the warm-up
+    assert learning_rate(c, 0.2) == pytest.approx(1.0)  # cosine starts at the peak
+    assert learning_rate(c, 0.6) == pytest.approx(0.1 + 0.45)  # halfway through the decay: floor + (peak - floor) / 2
+    assert learning_rate(c, 1.0) == pytest.approx(0.1)
+    assert learning_rate(c, 1.5) == pytest.approx(0.1)
     assert TrainConfig().minutes == 10.0  # no budget given: 10 minutes
 
 
@@ -156,7 +157,7 @@ def test_seed_reproducibility_on_cpu(toy):
     runs = []
     for seed in (0, 0, 1):
         model = _model(vocab, seed=seed, dropout=0.1)
-        Trainer(model, vocab, TrainConfig(batch_size=4, epochs=1, seed=seed, warmup_steps=2), CPU).fit(train)
+        Trainer(model, vocab, TrainConfig(batch_size=4, epochs=1, seed=seed, warmup=0.1), CPU).fit(train)
         runs.append(_weights(model))
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
     assert not all(torch.equal(runs[0][k], runs[2][k]) for k in runs[0])
@@ -164,7 +165,7 @@ def test_seed_reproducibility_on_cpu(toy):
 
 def test_interrupted_run_resumes_exactly(toy, tmp_path):
     vocab, train, valid, _ = toy
-    config = TrainConfig(batch_size=4, epochs=2, warmup_steps=3)
+    config = TrainConfig(batch_size=4, epochs=2, warmup=0.1)
     model = _model(vocab, dropout=0.1)
     Trainer(model, vocab, config, CPU).fit(train)
     uninterrupted = _weights(model)
@@ -190,7 +191,7 @@ def test_time_budget_and_best_checkpoint(toy, tmp_path):
     vocab, train, valid, _ = toy
     ckpt = tmp_path / "best.pt"
     log = tmp_path / "log.json"
-    config = TrainConfig(batch_size=4, minutes=0.01, eval_every_minutes=0.002, warmup_steps=2)
+    config = TrainConfig(batch_size=4, minutes=0.01, eval_every_minutes=0.002, warmup=0.1)
     trainer = Trainer(_model(vocab), vocab, config, CPU, checkpoint=ckpt, log_path=log).fit(train, valid, track={"test": valid})
     assert 0.6 <= trainer.train_seconds < 5.0  # stopped once 0.6 s of training time were spent
     curve = json.loads(log.read_text())
@@ -311,7 +312,8 @@ def test_init_embeddings_from_gensim_vectors(toy, tmp_path):
     model.init_embeddings(vectors, found)
     after = model.tok_emb.weight.detach()
     assert torch.equal(after[~found], before[~found])
-    ratio = after[2:8] / vectors[2:8]  # the copied rows are the vectors rescaled to std 0.02
+    ratio = after[2:8] / vectors[2:8]  # the copied rows are the vectors rescaled to RMS 0.02
+    assert after[2:8].pow(2).mean().sqrt().item() == pytest.approx(0.02, rel=1e-5)
     assert torch.allclose(ratio, ratio[0, 0].expand_as(ratio), rtol=1e-4)
     with pytest.raises(PerplexError, match="16-dimensional vectors but --d-model is 32"):
         embedding_matrix(path, vocab, 32)
