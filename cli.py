@@ -26,6 +26,11 @@ examples:
   python cli.py ngram --train my.txt --split 80/10/10 --arpa my.arpa
   python cli.py score --arpa my.arpa --test other.txt  score an ARPA file (ours, KenLM's, SRILM's)
   python cli.py generate --arpa my.arpa -n 5 --seed 1  sample sentences
+  python cli.py embed --method sgns --out vectors.bin word vectors (skip-gram or GloVe)
+  python cli.py analogy king man woman                king - man + woman = ?
+  python cli.py transformer --minutes 10              a small Transformer LM on PTB
+  python cli.py attention "the stock market fell"     heatmaps of its attention heads
+  python cli.py report --quick                        every model on one page (report.md, report.html)
 
 run 'python cli.py COMMAND --help' for the options of a command.
 """

@@ -1,0 +1,229 @@
+"""The ``transformer`` and ``attention`` subcommands (``generate`` lives in lm/cli.py and
+calls :func:`attention.generate.generate_from_checkpoint` for Transformer checkpoints).
+
+Each handler builds the configs from the options, calls the library and prints;
+torch is imported only inside the handlers so ``python cli.py --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from perplex.cli_common import Formatter, add_data_options, load_data, positive_int, print_results, progress_enabled
+from perplex.errors import PerplexError
+
+DEFAULT_CHECKPOINT = "runs/transformer.pt"
+
+TRANSFORMER_HELP = """\
+Train a small GPT-style Transformer on the token stream and score it with the shared evaluation.
+
+examples:
+  python cli.py transformer                         10 minutes of training on PTB (the default configuration)
+  python cli.py transformer --minutes 30 --json     a longer run, JSON records
+  python cli.py transformer --resume                continue an interrupted run (runs/transformer.pt.last)
+  python cli.py transformer --eval-only --stride 32 score the saved model with more context per token
+  python cli.py transformer --init-embeddings sgns.vec   start from word vectors (word2vec format)
+"""
+
+ATTENTION_HELP = """\
+Draw what each attention head of a trained Transformer looks at, for one sentence.
+
+example:
+  python cli.py attention "the stock market fell" --out attention_maps
+"""
+
+
+def _float_positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _cutoffs(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected increasing word ranks such as 2000,6000, got {text!r}") from None
+    return values
+
+
+def register(sub) -> None:
+    p = sub.add_parser("transformer", help="train and evaluate a small Transformer language model",
+                       description=TRANSFORMER_HELP, formatter_class=Formatter)
+    add_data_options(p)
+    m = p.add_argument_group("model")
+    m.add_argument("--layers", type=positive_int, default=2, help="Transformer blocks")
+    m.add_argument("--d-model", type=positive_int, default=256, help="width of the hidden states")
+    m.add_argument("--heads", type=positive_int, default=4, help="attention heads (must divide --d-model)")
+    m.add_argument("--context", type=positive_int, default=None,
+                   help="tokens of context: the model's positions when training (default 128); "
+                        "with --eval-only the evaluation window (at most the model's)")
+    m.add_argument("--dropout", type=float, default=0.15, help="dropout on embeddings, attention and residuals")
+    m.add_argument("--d-ff", type=int, default=0, help="feed-forward width (0 = 4 x d-model)")
+    m.add_argument("--positional", choices=["learned", "sinusoidal"], default="learned", help="positional encoding")
+    m.add_argument("--output", choices=["adaptive", "full"], default="adaptive",
+                   help="output layer: adaptive softmax (fast on CPU) or full softmax")
+    m.add_argument("--cutoffs", type=_cutoffs, default=(2000, 6000),
+                   help="adaptive softmax cluster boundaries over the frequency-sorted ids")
+    m.add_argument("--no-tie", action="store_true", help="do not tie the output rows to the input embeddings")
+    m.add_argument("--init-embeddings", metavar="VECTORS",
+                   help="initialise the token embeddings from word2vec-format vectors (text or binary; "
+                        "their size must equal --d-model)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=positive_int, default=None, help="passes over the training stream")
+    t.add_argument("--minutes", type=_float_positive, default=None,
+                   help="training-time budget (default 10 when --epochs is not given; with both, whichever ends first)")
+    t.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
+    t.add_argument("--lr", type=_float_positive, default=2e-3, help="peak AdamW learning rate")
+    t.add_argument("--warmup", type=float, default=0.05, help="share of the budget for the linear warm-up before the cosine decay")
+    t.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices")
+    t.add_argument("--eval-every", type=_float_positive, default=2.0, help="score valid every this many training minutes")
+    t.add_argument("--seed", type=int, default=0, help="random seed (runs with --epochs repeat exactly on a CPU)")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to train and score (CUDA runs in mixed precision)")
+    f = p.add_argument_group("files")
+    f.add_argument("--checkpoint", metavar="FILE", default=DEFAULT_CHECKPOINT,
+                   help="best model on valid; the resumable latest state goes to FILE.last")
+    f.add_argument("--resume", action="store_true", help="continue the interrupted run saved in FILE.last")
+    f.add_argument("--eval-only", action="store_true", help="do not train: score the model saved in --checkpoint")
+    f.add_argument("--log", metavar="FILE", default=None, help="JSON log of the training curve (default: FILE.log.json)")
+    e = p.add_argument_group("evaluation")
+    e.add_argument("--stride", type=positive_int, default=None,
+                   help="sliding-window stride for the final scores (default context/2): every token is "
+                        "predicted once, with at least context - stride tokens of context")
+    e.add_argument("--json", action="store_true", help="print JSON records (CONVENTIONS.md) instead of a table")
+    p.set_defaults(run=run_transformer)
+
+    a = sub.add_parser("attention", help="heatmaps and entropies of a Transformer's attention heads",
+                       description=ATTENTION_HELP, formatter_class=Formatter)
+    a.add_argument("sentence", help="the words to look at (quoted)")
+    a.add_argument("--model", metavar="FILE", default=DEFAULT_CHECKPOINT, help="a checkpoint from 'transformer'")
+    a.add_argument("--out", metavar="DIR", default="attention_maps", help="folder for the PNG heatmaps (one per head)")
+    a.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    a.add_argument("--json", action="store_true", help="print the per-head entropies as JSON")
+    a.set_defaults(run=run_attention)
+
+
+def _configs(args, vocab_size: int):
+    from attention.model import TransformerConfig
+    from attention.train import TrainConfig
+
+    model = TransformerConfig(
+        vocab_size=vocab_size, context=args.context or 128, n_layers=args.layers, d_model=args.d_model,
+        n_heads=args.heads, d_ff=args.d_ff, dropout=args.dropout, positional=args.positional, output=args.output,
+        cutoffs=args.cutoffs, tie_embeddings=not args.no_tie,
+    )
+    train = TrainConfig(
+        batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
+        epochs=args.epochs, minutes=args.minutes, seed=args.seed, eval_every_minutes=args.eval_every,
+    )
+    return model, train
+
+
+def _build_trainer(args, splits, device):
+    """A fresh Trainer, or one restored from CHECKPOINT.last with --resume."""
+    from attention.checkpoint import last_path, load_checkpoint
+    from attention.model import TransformerLM
+    from attention.train import TrainConfig, Trainer, set_seed
+
+    log = args.log or f"{args.checkpoint}.log.json"
+    progress = progress_enabled()
+    if args.resume:
+        if args.init_embeddings:
+            raise PerplexError("--init-embeddings cannot be combined with --resume (the run already has its embeddings)")
+        model, _, state = load_checkpoint(last_path(args.checkpoint), vocab=splits.vocab, device=device)
+        if "train" not in state:
+            raise PerplexError(f"{last_path(args.checkpoint)} holds no training state; start a new run without --resume")
+        trainer = Trainer(model, splits.vocab, TrainConfig.from_dict(state["train"]["config"]), device,
+                          args.checkpoint, log, progress)
+        trainer.load_state_dict(state["train"])
+        return trainer
+    model_config, train_config = _configs(args, len(splits.vocab))
+    set_seed(train_config.seed)
+    model = TransformerLM(model_config)
+    if args.init_embeddings:
+        from attention.pretrained import embedding_matrix
+
+        vectors, found = embedding_matrix(args.init_embeddings, splits.vocab, model_config.d_model)
+        model.init_embeddings(vectors, found)
+        print(f"embeddings: {int(found.sum()):,} of {len(found):,} words initialised from {args.init_embeddings}",
+              file=sys.stderr)
+    return Trainer(model, splits.vocab, train_config, device, args.checkpoint, log, progress)
+
+
+def run_transformer(args) -> int:
+    from attention.checkpoint import load_checkpoint
+    from attention.device import resolve_device
+    from attention.scoring import TransformerScorer
+    from eval import evaluate
+
+    device = resolve_device(args.device)
+    splits = load_data(args)
+    Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
+    extra = {}
+    if args.eval_only:
+        model, _, _ = load_checkpoint(args.checkpoint, vocab=splits.vocab, device=device)
+        context = args.context
+    else:
+        trainer = _build_trainer(args, splits, device)
+        trainer.fit(splits.train, splits.corpora.get("valid"))
+        model, context = trainer.model, None
+        extra = {
+            "train_minutes": round(trainer.train_seconds / 60, 3),
+            "train_tokens": trainer.tokens_seen,
+            "tokens_per_s": round(trainer.tokens_seen / max(trainer.train_seconds, 1e-9), 1),
+            "steps": trainer.step,
+            "epochs": round(trainer.tokens_seen / splits.train.n_tokens, 3),
+        }
+    scorer = TransformerScorer(model, splits.vocab, context=context, stride=args.stride)
+    extra |= {"context": scorer.context, "stride": scorer.stride, "parameters": model.n_parameters(),
+              "device": str(device)}
+    results = []
+    for name in splits.eval_names():
+        result = evaluate(scorer, splits.corpora[name], name)
+        result.extra.update(extra)
+        results.append(result)
+    if not results:
+        raise PerplexError("there is no valid or test data to score; give --test FILE or --split")
+    c = model.config
+    notes = [
+        f"evaluation: {scorer.describe()}",
+        f"model: {c.n_layers} layers, d_model {c.d_model}, {c.n_heads} heads, {c.output} softmax, "
+        f"{model.n_parameters():,} parameters, on {device}; checkpoint {args.checkpoint}",
+    ]
+    if "train_minutes" in extra:
+        notes.append(f"training: {extra['train_minutes']:.2f} min, {extra['epochs']:.2f} epochs, "
+                     f"{extra['tokens_per_s']:,.0f} tokens/s; curve in {args.log or str(args.checkpoint) + '.log.json'}")
+    print_results(results, args.json, notes)
+    return 0
+
+
+def run_attention(args) -> int:
+    import json
+
+    from attention.checkpoint import load_checkpoint
+    from attention.device import resolve_device
+    from attention.heatmap import attention_maps, draw_heatmaps
+
+    model, vocab, _ = load_checkpoint(args.model, device=resolve_device(args.device))
+    maps = attention_maps(model, vocab, args.sentence)
+    paths = draw_heatmaps(maps, args.out)
+    records = maps.records()
+    for record, path in zip(records, paths):
+        record["png"] = str(path)
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return 0
+    print(f"positions: {' '.join(maps.tokens)}")
+    print(f"{'layer':>5}  {'head':>4}  {'mean row entropy (bits)':>23}  png")
+    for r in records:
+        print(f"{r['layer']:>5}  {r['head']:>4}  {r['mean_entropy_bits']:>23.3f}  {r['png']}")
+    print(f"(uniform attention over the visible positions would give {records[0]['uniform_entropy_bits']:.3f} bits; "
+          "0 = each position attends to a single token)")
+    return 0

@@ -1,0 +1,355 @@
+"""Training a :class:`TransformerLM` on the id stream, within a time or epoch budget.
+
+The loop is fetch → forward → backward → clip → step (minGPT's trainer):
+
+* batches are random contiguous windows of the training stream (``</s>``
+  between sentences), every token once per epoch (:mod:`attention.windows`);
+* AdamW with decoupled weight decay on the matrices only (Loshchilov & Hutter
+  2019), a linear warm-up, then a cosine decay over the budget (nanoGPT's
+  ``get_lr``), both as shares of the budget; the budget is ``minutes`` of training time, ``epochs``, or
+  whichever ends first;
+* the gradient norm is clipped; on CUDA the forward pass runs in mixed precision;
+* every ``eval_every_minutes`` of training time (and at the end) the model is
+  scored on valid; the best model is kept (``PATH``), the latest resumable
+  state too (``PATH.last``), and the curve goes to a JSON log;
+* an interruption (Ctrl-C) writes the resumable state first; ``resume``
+  continues from it with the same windows, dropout masks and schedule.
+
+Training time excludes evaluation and checkpoint writing, so "minutes" means
+minutes of optimisation.  With ``epochs`` the run is reproducible from
+``seed`` on a CPU; with ``minutes`` the number of steps depends on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from attention.checkpoint import last_path, save_checkpoint
+from attention.device import autocast, grad_scaler
+from attention.model import TransformerLM
+from attention.scoring import TransformerScorer
+from attention.windows import epoch_starts, gather_windows, shifted_inputs
+from corpus.encoded import EncodedCorpus
+from corpus.vocabulary import Vocabulary
+from eval.metrics import evaluate
+from perplex.errors import PerplexError
+from perplex.fileio import atomic_write
+
+
+@dataclass
+class TrainConfig:
+    """How to train (saved in the resumable checkpoint)."""
+
+    batch_size: int = 32  # windows per step
+    lr: float = 2e-3  # peak learning rate (AdamW)
+    min_lr_ratio: float = 0.01  # the cosine decays to lr * min_lr_ratio at the end of the budget
+    warmup: float = 0.05  # share of the budget for the linear warm-up (Adam's early second moments are noisy)
+    weight_decay: float = 0.1  # on weight matrices and embeddings, not on biases and LayerNorm gains
+    beta2: float = 0.99  # Adam's second-moment decay (0.99 suits small batches better than 0.999)
+    grad_clip: float = 1.0  # max global gradient norm
+    epochs: int | None = None  # stop after this many passes over the training stream
+    minutes: float | None = None  # stop after this much training time; None with epochs None -> 10
+    seed: int = 0
+    eval_every_minutes: float = 2.0  # score valid (and tracked splits) this often, in training time
+    eval_stride: int = 0  # stride of those evaluations; 0 = the context (disjoint windows, cheapest)
+
+    def __post_init__(self):
+        if self.epochs is None and self.minutes is None:
+            self.minutes = 10.0
+        checks = [
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.lr > 0, f"--lr must be positive, got {self.lr}"),
+            (self.epochs is None or self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
+            (self.minutes is None or self.minutes > 0, f"--minutes must be positive, got {self.minutes}"),
+            (0.0 <= self.warmup < 1.0, f"--warmup is a share of the budget in [0, 1), got {self.warmup}"),
+            (self.eval_every_minutes > 0, f"--eval-every must be positive, got {self.eval_every_minutes}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise PerplexError(message)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def set_seed(seed: int) -> None:
+    """Seed every generator the training touches (minGPT's ``set_seed``)."""
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def learning_rate(config: TrainConfig, progress: float) -> float:
+    """The learning rate at ``progress`` ∈ [0, 1] through the budget (steps or training time).
+
+    1. warm-up: linear up to lr over the first ``warmup`` share of the budget
+       (never below lr / 100, so the first step already moves);
+    2. after the budget: the floor lr * min_lr_ratio;
+    3. in between: cosine decay from lr to the floor.
+    """
+    floor = config.lr * config.min_lr_ratio
+    if progress < config.warmup:
+        return config.lr * max(progress / config.warmup, 0.01)
+    if progress >= 1.0:
+        return floor
+    decay = (progress - config.warmup) / (1.0 - config.warmup)
+    return floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * decay))
+
+
+def make_optimizer(model: TransformerLM, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on tensors of 2+ dimensions only (nanoGPT's grouping)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, config.beta2))
+
+
+class Trainer:
+    """Runs the training loop and owns its state (step, clock, best model, curve).
+
+    Parameters
+    ----------
+    model : TransformerLM
+    vocab : Vocabulary
+    config : TrainConfig
+    device : torch.device
+    checkpoint : path, optional
+        Best model to ``checkpoint``, resumable state to ``checkpoint.last``.
+    log_path : path, optional
+        The curve (one record per evaluation) as a JSON list, rewritten at each evaluation.
+    progress : bool
+        Show a tqdm bar with loss and tokens/s.
+    on_step : callable, optional
+        Called as ``on_step(trainer)`` after every optimisation step (tests use
+        it to simulate an interruption).
+    """
+
+    def __init__(
+        self,
+        model: TransformerLM,
+        vocab: Vocabulary,
+        config: TrainConfig,
+        device: torch.device,
+        checkpoint: str | os.PathLike | None = None,
+        log_path: str | os.PathLike | None = None,
+        progress: bool = False,
+        on_step: Callable[["Trainer"], None] | None = None,
+    ):
+        self.model, self.vocab, self.config, self.device = model.to(device), vocab, config, device
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.progress, self.on_step = progress, on_step
+        self.optimizer = make_optimizer(model, config)
+        self.scaler = grad_scaler(device)
+        # Training state (all of it goes into the resumable checkpoint).
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.train_seconds = 0.0
+        self.tokens_seen = 0
+        self.best_valid = math.inf
+        self.history: list[dict] = []
+        self.best_state: dict | None = None
+        self._loss_sum, self._loss_count = 0.0, 0
+
+    # ----------------------------------------------------------------- budget
+    def _steps_per_epoch(self, n_targets: int) -> int:
+        windows = max(1, (n_targets - self.model.config.context) // self.model.config.context + 1)
+        return math.ceil(windows / self.config.batch_size)
+
+    def progress_fraction(self, n_targets: int) -> float:
+        """How far through the budget the run is (the larger of the epoch and time fractions)."""
+        parts = []
+        if self.config.epochs is not None:
+            parts.append(self.step / (self.config.epochs * self._steps_per_epoch(n_targets)))
+        if self.config.minutes is not None:
+            parts.append(self.train_seconds / (60.0 * self.config.minutes))
+        return min(1.0, max(parts))
+
+    def _done(self) -> bool:
+        c = self.config
+        return (c.epochs is not None and self.epoch >= c.epochs) or (
+            c.minutes is not None and self.train_seconds >= 60.0 * c.minutes
+        )
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self, rng_state: torch.Tensor | None = None) -> dict:
+        """Everything needed to continue the run exactly (the ``train`` entry of a checkpoint)."""
+        state = {
+            "config": self.config.to_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "train_seconds": self.train_seconds,
+            "tokens_seen": self.tokens_seen,
+            "best_valid": self.best_valid,
+            "history": json.dumps(self.history),
+            "torch_rng": torch.get_rng_state() if rng_state is None else rng_state,
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a saved training state (after loading the model weights)."""
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        for key in ("step", "epoch", "batch_in_epoch", "train_seconds", "tokens_seen", "best_valid"):
+            setattr(self, key, state[key])
+        self.history = json.loads(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+
+    def _save_last(self, rng_state: torch.Tensor | None = None) -> None:
+        if self.checkpoint is not None:
+            save_checkpoint(last_path(self.checkpoint), self.model, self.vocab, self.state_dict(rng_state))
+
+    # ------------------------------------------------------------- evaluation
+    def _evaluate(self, valid: EncodedCorpus | None, track: dict[str, EncodedCorpus]) -> dict:
+        c = self.model.config
+        stride = self.config.eval_stride or c.context
+        scorer = TransformerScorer(self.model, self.vocab, stride=min(stride, c.context))
+        record = {
+            "step": self.step,
+            "epoch": round(self.epoch + self.batch_in_epoch / max(1, self._n_batches), 4),
+            "minutes": round(self.train_seconds / 60.0, 4),
+            "tokens": self.tokens_seen,
+            "tokens_per_s": round(self.tokens_seen / max(self.train_seconds, 1e-9), 1),
+            "lr": self._lr,
+            "train_loss": self._loss_sum / max(self._loss_count, 1),
+            "eval_stride": scorer.stride,
+        }
+        self._loss_sum, self._loss_count = 0.0, 0
+        splits = ({"valid": valid} if valid is not None else {}) | dict(track)
+        for name, corpus in splits.items():
+            record[f"{name}_perplexity"] = evaluate(scorer, corpus, name).perplexity
+        improved = valid is None or record["valid_perplexity"] < self.best_valid
+        if valid is not None and improved:
+            self.best_valid = record["valid_perplexity"]
+        if improved:
+            self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+            if self.checkpoint is not None:
+                save_checkpoint(self.checkpoint, self.model, self.vocab)
+        record["best"] = improved
+        self.history.append(record)
+        self._save_last()
+        if self.log_path is not None:
+            with atomic_write(self.log_path, "w") as f:
+                json.dump(self.history, f, indent=1)
+        return record
+
+    # ------------------------------------------------------------------- loop
+    def fit(
+        self,
+        train: EncodedCorpus,
+        valid: EncodedCorpus | None = None,
+        track: dict[str, EncodedCorpus] | None = None,
+    ) -> "Trainer":
+        """Train until the budget is spent; the model ends with the best weights on valid.
+
+        Parameters
+        ----------
+        train : EncodedCorpus
+            Its ``ids`` are the training stream.
+        valid : EncodedCorpus, optional
+            Scored at each evaluation; chooses the best checkpoint.
+        track : dict of str to EncodedCorpus, optional
+            More splits scored at each evaluation (the benchmark's test curve).
+        """
+        track = track or {}
+        c, mc = self.config, self.model.config
+        n = train.n_tokens
+        if n < 2:
+            raise PerplexError(f"the training data has {n} token(s); give at least one sentence with a word")
+        x = shifted_inputs(train.ids)
+        length = min(mc.context, n)
+        self._n_batches = self._steps_per_epoch(n)
+        self._lr = learning_rate(c, self.progress_fraction(n))
+        next_eval = (math.floor(self.train_seconds / 60.0 / c.eval_every_minutes) + 1) * c.eval_every_minutes * 60.0
+        bar = _progress_bar(c, self.progress, self.train_seconds, self.step)
+        self.model.train()
+        rng_state = torch.get_rng_state()
+        try:
+            while not self._done():
+                starts = epoch_starts(n, mc.context, c.seed, self.epoch)
+                for b in range(self.batch_in_epoch * c.batch_size, len(starts), c.batch_size):
+                    t0 = time.perf_counter()
+                    self._lr = learning_rate(c, self.progress_fraction(n))
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = self._lr
+                    inputs, targets = gather_windows(x, starts[b : b + c.batch_size], length)
+                    inputs = torch.from_numpy(inputs).to(self.device, non_blocking=True)
+                    targets = torch.from_numpy(targets).to(self.device, non_blocking=True)
+                    with autocast(self.device):
+                        loss = self.model.loss(inputs, targets)
+                    self.scaler.scale(loss).backward()
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss_value = loss.item()  # also waits for the GPU, so the clock below is honest
+                    dt = time.perf_counter() - t0
+                    self.step, self.batch_in_epoch = self.step + 1, self.batch_in_epoch + 1
+                    rng_state = torch.get_rng_state()  # where an interrupted next step must restart from
+                    self.train_seconds += dt
+                    self.tokens_seen += targets.numel()
+                    if not math.isfinite(loss_value):
+                        raise PerplexError(f"the training loss became {loss_value} at step {self.step}; lower --lr (now {c.lr})")
+                    self._loss_sum += loss_value
+                    self._loss_count += 1
+                    if bar is not None:
+                        bar.update(dt if c.minutes is not None else 1)
+                        bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{self.tokens_seen / self.train_seconds:,.0f}", refresh=False)
+                    if self.on_step is not None:
+                        self.on_step(self)
+                    if self._done():
+                        break
+                    if self.train_seconds >= next_eval:
+                        self._evaluate(valid, track)
+                        next_eval += c.eval_every_minutes * 60.0
+                else:
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+            self._evaluate(valid, track)
+        except KeyboardInterrupt:
+            if self.checkpoint is not None:
+                self._save_last(rng_state)
+                print(f"\nperplex: training state saved to {last_path(self.checkpoint)}; continue with --resume", file=sys.stderr)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        return self
+
+
+def _progress_bar(config: TrainConfig, enabled: bool, seconds_done: float, steps_done: int):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    if config.minutes is not None:
+        return tqdm(total=round(60 * config.minutes), initial=seconds_done, unit="s", desc="training",
+                    bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt}s {postfix}")
+    return tqdm(total=None, initial=steps_done, unit="step", desc="training")

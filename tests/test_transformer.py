@@ -1,0 +1,409 @@
+"""The Transformer language model end to end: training, scoring through eval/, checkpoints,
+resuming, generation with a key/value cache, attention maps, embeddings, and the CLI."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import cli
+from attention.checkpoint import is_checkpoint, last_path, load_checkpoint, save_checkpoint
+from attention.device import amp_dtype, autocast, resolve_device
+from attention.generate import generate_from_checkpoint, generate_ids, ids_to_text
+from attention.heatmap import attention_maps, draw_heatmaps
+from attention.model import TransformerConfig, TransformerLM
+from attention.scoring import TransformerScorer
+from attention.train import TrainConfig, Trainer, learning_rate, set_seed
+from attention.windows import shifted_inputs
+from corpus import Vocabulary, encode
+from eval import entropy, evaluate
+from perplex.errors import PerplexError
+
+CPU = torch.device("cpu")
+WORDS = "the cat sat on a mat dog ran to house big small red blue".split()
+
+
+def _sentences(n, seed):
+    rng = np.random.default_rng(seed)
+    return [[WORDS[i] for i in rng.integers(0, len(WORDS), rng.integers(3, 8))] for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def toy():
+    train = _sentences(120, 0)
+    vocab = Vocabulary.build(train)
+    return vocab, encode(train, vocab), encode(_sentences(20, 1), vocab), encode(_sentences(20, 2) + [["zebra", "the"]], vocab)
+
+
+def _model(vocab, seed=0, **kw):
+    set_seed(seed)
+    cfg = dict(vocab_size=len(vocab), context=16, n_layers=1, d_model=16, n_heads=2, cutoffs=(5, 10), dropout=0.0)
+    cfg.update(kw)
+    return TransformerLM(TransformerConfig(**cfg))
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """cli.main with this part's subcommands (other parts' modules may not be on this branch)."""
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["attention.cli"])
+
+    def run(*argv):
+        code = cli.main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+@pytest.fixture(scope="module")
+def toy_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("toy")
+    for name, seed, n in (("train", 0, 120), ("valid", 1, 20), ("test", 2, 20)):
+        (d / f"{name}.txt").write_text("\n".join(" ".join(s) for s in _sentences(n, seed)) + "\n")
+    return d
+
+
+# ------------------------------------------------------------------ training
+def test_tiny_model_overfits_a_tiny_corpus():
+    # A fixed cycle of 7 tokens: with a few tokens of context the next token is certain.
+    sentence = "a b c d e f".split()
+    vocab = Vocabulary.build([sentence])
+    corpus = encode([sentence] * 40, vocab)
+    model = _model(vocab, context=8, d_model=32, n_heads=4, cutoffs=(4,))
+    trainer = Trainer(model, vocab, TrainConfig(batch_size=16, lr=1e-2, warmup=0.1, epochs=25, weight_decay=0.0), CPU)
+    trainer.fit(corpus)
+    x = shifted_inputs(corpus.ids)
+    with torch.no_grad():
+        loss = model.loss(torch.from_numpy(x[None, 1:9]), torch.from_numpy(x[None, 2:10])).item()
+    assert loss < 0.05
+    # Scored through eval/: after the first window every token is certain, so PPL is close to 1.
+    assert evaluate(TransformerScorer(model, vocab, stride=4), corpus).perplexity < 1.1
+
+
+def test_eval_perplexity_is_exp_of_mean_cross_entropy(toy):
+    vocab, train, valid, test = toy
+    model = _model(vocab).eval()
+    scorer = TransformerScorer(model, vocab, stride=16)  # disjoint 16-token windows
+    result = evaluate(scorer, test)
+    # Independently: cut [</s>] + ids into 16-token chunks and average F.cross_entropy (nats).
+    x = torch.from_numpy(shifted_inputs(test.ids))
+    n = test.n_tokens
+    nll = []
+    with torch.no_grad():
+        for s in range(0, n, 16):
+            e = min(s + 16, n)
+            if e - s < 16:  # the last window is the last 16 tokens, scoring only the new ones
+                s_win = n - 16
+                lp = model.log_prob(x[None, s_win:n])[0]
+                nll.append(F.nll_loss(lp[s - s_win:], x[s + 1:n + 1], reduction="none"))
+            else:
+                lp = model.log_prob(x[None, s:e])[0]
+                nll.append(F.nll_loss(lp, x[s + 1:e + 1], reduction="none"))
+    nll = torch.cat(nll).double()
+    assert len(nll) == n == result.tokens
+    assert result.perplexity == pytest.approx(math.exp(nll.mean().item()), rel=1e-6)
+    assert result.oovs == 1  # "zebra"
+
+
+def test_sliding_scores_equal_token_by_token_scoring(toy):
+    vocab, _, _, test = toy
+    model = _model(vocab, context=8).eval()
+    scorer = TransformerScorer(model, vocab, stride=3)
+    lp10 = scorer.log10_probs(test)
+    # Brute force: each target t predicted from the window that scores it, one forward pass per token.
+    from attention.windows import sliding_windows
+    starts, first, length = sliding_windows(test.n_tokens, 8, 3)
+    x = torch.from_numpy(shifted_inputs(test.ids))
+    expected = []
+    with torch.no_grad():
+        for s, f in zip(starts, first):
+            for t in range(s + f, s + length):
+                expected.append(model.next_log_prob(x[None, s:t + 1])[0, x[t + 1]].item() / math.log(10))
+    assert np.allclose(lp10, expected, atol=1e-5)
+    # The distributions are the ones behind the scores and sum to 1.
+    dists = np.concatenate(list(scorer.next_distributions(test, batch_size=10)))
+    assert dists.shape == (test.n_tokens, len(vocab))
+    assert np.allclose(dists.sum(1), 1.0, atol=1e-6)
+    assert np.allclose(np.log10(dists[np.arange(test.n_tokens), test.ids]), lp10, atol=1e-5)
+
+
+def test_ptb_test_token_count_matches_the_ngram_models(ptb):
+    torch.manual_seed(0)
+    model = TransformerLM(TransformerConfig(vocab_size=len(ptb.vocab), context=8, n_layers=1, d_model=8, n_heads=2))
+    result = evaluate(TransformerScorer(model, ptb.vocab, batch_size=4096), ptb.corpora["test"], "test")
+    assert result.tokens == 82_430
+    assert math.isfinite(result.perplexity) and result.zero_prob_tokens == 0
+
+
+def test_learning_rate_schedule():
+    c = TrainConfig(lr=1.0, warmup=0.2, min_lr_ratio=0.1, epochs=1)
+    assert learning_rate(c, 0.0) == pytest.approx(0.01)  # the first step: lr / 100
+    assert learning_rate(c, 0.1) == pytest.approx(0.5)  # halfway through the warm-up
+    assert learning_rate(c, 0.2) == pytest.approx(1.0)  # cosine starts at the peak
+    assert learning_rate(c, 0.6) == pytest.approx(0.1 + 0.45)  # halfway through the decay: floor + (peak - floor) / 2
+    assert learning_rate(c, 1.0) == pytest.approx(0.1)
+    assert learning_rate(c, 1.5) == pytest.approx(0.1)
+    assert TrainConfig().minutes == 10.0  # no budget given: 10 minutes
+
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_seed_reproducibility_on_cpu(toy):
+    vocab, train, _, _ = toy
+    runs = []
+    for seed in (0, 0, 1):
+        model = _model(vocab, seed=seed, dropout=0.1)
+        Trainer(model, vocab, TrainConfig(batch_size=4, epochs=1, seed=seed, warmup=0.1), CPU).fit(train)
+        runs.append(_weights(model))
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    assert not all(torch.equal(runs[0][k], runs[2][k]) for k in runs[0])
+
+
+def test_interrupted_run_resumes_exactly(toy, tmp_path):
+    vocab, train, valid, _ = toy
+    config = TrainConfig(batch_size=4, epochs=2, warmup=0.1)
+    model = _model(vocab, dropout=0.1)
+    Trainer(model, vocab, config, CPU).fit(train)
+    uninterrupted = _weights(model)
+
+    def interrupt(trainer):
+        if trainer.step == 9:  # in the middle of the first epoch
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "m.pt"
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(_model(vocab, dropout=0.1), vocab, config, CPU, checkpoint=ckpt, on_step=interrupt).fit(train)
+    torch.manual_seed(123)  # the resumed run must not depend on the global RNG state
+    resumed_model, _, state = load_checkpoint(last_path(ckpt), vocab=vocab)
+    assert state["train"]["step"] == 9
+    trainer = Trainer(resumed_model, vocab, TrainConfig.from_dict(state["train"]["config"]), CPU, checkpoint=ckpt)
+    trainer.load_state_dict(state["train"])
+    trainer.fit(train)
+    assert trainer.step > 9 and trainer.epoch == 2
+    assert all(torch.equal(uninterrupted[k], resumed_model.state_dict()[k]) for k in uninterrupted)
+
+
+def test_time_budget_and_best_checkpoint(toy, tmp_path):
+    vocab, train, valid, _ = toy
+    ckpt = tmp_path / "best.pt"
+    log = tmp_path / "log.json"
+    config = TrainConfig(batch_size=4, minutes=0.01, eval_every_minutes=0.002, warmup=0.1)
+    trainer = Trainer(_model(vocab), vocab, config, CPU, checkpoint=ckpt, log_path=log).fit(train, valid, track={"test": valid})
+    assert 0.6 <= trainer.train_seconds < 5.0  # stopped once 0.6 s of training time were spent
+    curve = json.loads(log.read_text())
+    assert len(curve) >= 2 and all("valid_perplexity" in r and "test_perplexity" in r for r in curve)
+    assert curve[-1]["minutes"] >= 0.01
+    best = min(r["valid_perplexity"] for r in curve)
+    assert trainer.best_valid == pytest.approx(best)
+    # The model ends with the best weights, and PATH holds them.
+    saved, _, _ = load_checkpoint(ckpt, vocab=vocab)
+    assert evaluate(TransformerScorer(saved, vocab, stride=16), valid).perplexity == pytest.approx(best, rel=1e-9)
+    assert last_path(ckpt).exists()
+
+
+def test_checkpoint_round_trip_and_errors(toy, tmp_path):
+    vocab, _, _, test = toy
+    model = _model(vocab).eval()
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, vocab)
+    loaded, loaded_vocab, _ = load_checkpoint(path, vocab=vocab)
+    assert loaded_vocab == vocab and is_checkpoint(path)
+    assert np.array_equal(TransformerScorer(model, vocab).log10_probs(test), TransformerScorer(loaded, vocab).log10_probs(test))
+    other = Vocabulary.build([["x", "y"]])
+    with pytest.raises(PerplexError, match="different vocabulary"):
+        load_checkpoint(path, vocab=other)
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(path.read_bytes()[:300])
+    assert is_checkpoint(corrupt)  # looks like one, so loading says what is wrong
+    with pytest.raises(PerplexError, match="not a readable perplex Transformer checkpoint"):
+        load_checkpoint(corrupt)
+    text = tmp_path / "model.arpa"
+    text.write_text("\\data\\\nngram 1=3\n")
+    assert not is_checkpoint(text) and not is_checkpoint(tmp_path / "missing.pt")
+    with pytest.raises(PerplexError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+# ---------------------------------------------------------------- generation
+def _varied_model(vocab, context=6):
+    model = _model(vocab, context=context, n_layers=2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.6)  # large random weights: varied greedy choices
+    return model.eval()
+
+
+def test_greedy_generation_is_the_same_with_and_without_cache(toy):
+    vocab = toy[0]
+    model = _varied_model(vocab)
+    prompt = [0, 3, 4]
+    cached = generate_ids(model, prompt, 25, temperature=0)  # crosses the 6-token window several times
+    plain = generate_ids(model, prompt, 25, temperature=0, use_cache=False)
+    assert cached == plain and len(cached) == 25 and len(set(cached)) > 1
+    # Greedy = the argmax of the model's distribution given the window, checked for the first token.
+    with torch.no_grad():
+        assert cached[0] == int(model.next_log_prob(torch.tensor([prompt]))[0].argmax())
+    sampled = [generate_ids(model, prompt, 25, temperature=1.0, top_k=3, seed=s) for s in (5, 5, 6)]
+    assert sampled[0] == sampled[1] != sampled[2]
+    assert sampled[0] == generate_ids(model, prompt, 25, temperature=1.0, top_k=3, seed=5, use_cache=False)
+
+
+def test_top_k_one_is_greedy(toy):
+    model = _varied_model(toy[0])
+    assert generate_ids(model, [0, 2], 10, temperature=1.5, top_k=1, seed=3) == generate_ids(model, [0, 2], 10, temperature=0)
+
+
+def test_generate_from_checkpoint(toy, tmp_path):
+    vocab = toy[0]
+    path = tmp_path / "g.pt"
+    save_checkpoint(path, _varied_model(vocab), vocab)
+    text = generate_from_checkpoint(path, "the cat", 12, 0.8, 5, 1, "cpu")
+    assert text == generate_from_checkpoint(path, "the cat", 12, 0.8, 5, 1, "cpu")
+    assert len(text.split()) + text.count("\n") >= 1 and set(text.split()) <= set(vocab.tokens)
+    assert ids_to_text([2, 0, 3], vocab.tokens) == f"{vocab.tokens[2]}\n{vocab.tokens[3]}"
+    for prompt, n, temp, k, message in (("  ", 5, 1.0, None, "prompt is empty"), ("the", 0, 1.0, None, "at least 1"),
+                                        ("the", 5, -1.0, None, "temperature"), ("the", 5, 1.0, 0, "top-k")):
+        with pytest.raises(PerplexError, match=message):
+            generate_from_checkpoint(path, prompt, n, temp, k, 0, "cpu")
+    (tmp_path / "bad.pt").write_bytes(b"PK\x03\x04 garbage")
+    with pytest.raises(PerplexError, match="not a readable"):
+        generate_from_checkpoint(tmp_path / "bad.pt", "the", 3, 1.0, None, 0, "cpu")
+
+
+# ---------------------------------------------------------- attention maps
+def test_attention_maps_and_heatmaps(toy, tmp_path):
+    vocab = toy[0]
+    model = _model(vocab, n_layers=2, n_heads=2)
+    maps = attention_maps(model, vocab, "the cat zebra")
+    assert maps.tokens == ["</s>", "the", "cat", "zebra→<unk>"]
+    w = maps.weights
+    assert w.shape == (2, 2, 4, 4)
+    assert np.allclose(w.sum(-1), 1.0) and np.allclose(np.triu(w, 1), 0.0)
+    assert np.allclose(maps.row_entropy(), entropy(w, axis=-1))
+    assert maps.row_entropy()[..., 0].max() == pytest.approx(0.0)  # position 0 sees only itself
+    assert np.all(maps.head_entropy() <= np.log2(4) + 1e-9)
+    paths = draw_heatmaps(maps, tmp_path / "maps")
+    assert len(paths) == 4 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+    with pytest.raises(PerplexError, match="longer than the model's context"):
+        attention_maps(model, vocab, " ".join(["the"] * 16))
+
+
+# --------------------------------------------------------------- embeddings
+def test_init_embeddings_from_gensim_vectors(toy, tmp_path):
+    from gensim.models import KeyedVectors
+
+    from attention.pretrained import embedding_matrix
+    vocab = toy[0]
+    kv = KeyedVectors(vector_size=16)
+    words = vocab.tokens[2:8]
+    kv.add_vectors(words, np.random.default_rng(0).normal(size=(len(words), 16)).astype(np.float32))
+    for binary in (False, True):
+        path = tmp_path / f"v{int(binary)}.w2v"
+        kv.save_word2vec_format(str(path), binary=binary)
+        vectors, found = embedding_matrix(path, vocab, 16)
+        assert found.tolist() == [False, False] + [True] * 6 + [False] * (len(vocab) - 8)
+        assert np.allclose(vectors[2:8].numpy(), kv.vectors, atol=1e-6)
+    model = _model(vocab)
+    before = model.tok_emb.weight.detach().clone()
+    model.init_embeddings(vectors, found)
+    after = model.tok_emb.weight.detach()
+    assert torch.equal(after[~found], before[~found])
+    ratio = after[2:8] / vectors[2:8]  # the copied rows are the vectors rescaled to RMS 0.02
+    assert after[2:8].pow(2).mean().sqrt().item() == pytest.approx(0.02, rel=1e-5)
+    assert torch.allclose(ratio, ratio[0, 0].expand_as(ratio), rtol=1e-4)
+    with pytest.raises(PerplexError, match="16-dimensional vectors but --d-model is 32"):
+        embedding_matrix(path, vocab, 32)
+
+
+# ---------------------------------------------------------------------- CLI
+def test_cli_trains_evaluates_and_prints_json(run_cli, toy_files, tmp_path):
+    ckpt = tmp_path / "c.pt"
+    code, out, err = run_cli("transformer", "--train", toy_files / "train.txt", "--valid", toy_files / "valid.txt",
+                             "--test", toy_files / "test.txt", "--epochs", 1, "--context", 16, "--d-model", 16,
+                             "--heads", 2, "--layers", 1, "--cutoffs", "5,10", "--batch-size", 8,
+                             "--checkpoint", ckpt, "--json")
+    assert code == 0, err
+    records = json.loads(out)
+    assert [r["split"] for r in records] == ["valid", "test"]
+    for key in ("model", "tokens", "oovs", "zero_prob_tokens", "log10_prob", "cross_entropy_bits", "perplexity",
+                "perplexity_excl_oov", "bits_per_char", "context", "stride", "train_minutes", "tokens_per_s"):
+        assert key in records[1]
+    assert records[1]["context"] == 16 and records[1]["stride"] == 8
+    assert ckpt.exists() and last_path(ckpt).exists() and (tmp_path / "c.pt.log.json").exists()
+    # --eval-only with a shorter window and a table
+    code, out, _ = run_cli("transformer", "--train", toy_files / "train.txt", "--test", toy_files / "test.txt",
+                           "--eval-only", "--checkpoint", ckpt, "--context", 8, "--stride", 2)
+    assert code == 0 and "context 8 tokens, stride 2" in out
+    code, out, err = run_cli("attention", "the cat sat", "--model", ckpt, "--out", tmp_path / "maps", "--json")
+    assert code == 0, err
+    assert len(json.loads(out)) == 2 and (tmp_path / "maps" / "attention_layer1_head2.png").exists()
+
+
+def test_cli_init_embeddings(run_cli, toy_files, tmp_path):
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=16)
+    kv.add_vectors(["the", "cat"], np.ones((2, 16), np.float32))
+    kv.save_word2vec_format(str(tmp_path / "v.txt"))
+    code, out, err = run_cli("transformer", "--train", toy_files / "train.txt", "--test", toy_files / "test.txt",
+                             "--epochs", 1, "--context", 16, "--d-model", 16, "--heads", 2, "--layers", 1,
+                             "--init-embeddings", tmp_path / "v.txt", "--checkpoint", tmp_path / "e.pt")
+    assert code == 0, err
+    assert "2 of" in err and "initialised" in err
+
+
+def _one_line_error(code, err, *needles):
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("perplex: error: ")
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_cli_bad_input(run_cli, toy_files, tmp_path, toy):
+    data = ["--train", toy_files / "train.txt", "--test", toy_files / "test.txt"]
+    tiny = ["--epochs", 1, "--context", 8, "--d-model", 16, "--heads", 2, "--layers", 1]
+    _one_line_error(*run_cli("transformer", *data, "--d-model", 32, "--heads", 3)[::2], "--heads 3 does not divide --d-model 32")
+    ckpt = tmp_path / "m.pt"
+    assert run_cli("transformer", *data, *tiny, "--checkpoint", ckpt)[0] == 0
+    # context longer than the model's
+    _one_line_error(*run_cli("transformer", *data, "--eval-only", "--checkpoint", ckpt, "--context", 9)[::2],
+                    "--context 9 is longer than the model's context of 8")
+    # a checkpoint from another vocabulary
+    other = tmp_path / "other.txt"
+    other.write_text("completely different words here\nand more of them\n")
+    _one_line_error(*run_cli("transformer", "--train", other, "--test", other, "--eval-only", "--checkpoint", ckpt)[::2],
+                    "different vocabulary")
+    # a corrupt checkpoint
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(ckpt.read_bytes()[: len(ckpt.read_bytes()) // 2])
+    _one_line_error(*run_cli("transformer", *data, "--eval-only", "--checkpoint", corrupt)[::2], "corrupt")
+    _one_line_error(*run_cli("attention", "the cat", "--model", corrupt)[::2], "corrupt")
+    # an empty sentence, a sentence longer than the context, a missing model
+    _one_line_error(*run_cli("attention", "   ", "--model", ckpt, "--out", tmp_path / "m")[::2], "sentence is empty")
+    _one_line_error(*run_cli("attention", "the " * 9, "--model", ckpt, "--out", tmp_path / "m")[::2], "longer than the model's context of 8")
+    _one_line_error(*run_cli("attention", "the cat", "--model", tmp_path / "none.pt")[::2], "checkpoint not found")
+    # resume without a saved state; vectors that are not vectors
+    _one_line_error(*run_cli("transformer", *data, "--resume", "--checkpoint", tmp_path / "fresh.pt")[::2], "not found")
+    (tmp_path / "junk.vec").write_bytes(b"\x00\x01 not vectors")
+    _one_line_error(*run_cli("transformer", *data, *tiny, "--init-embeddings", tmp_path / "junk.vec",
+                             "--checkpoint", tmp_path / "j.pt")[::2], "word2vec")
+    if not torch.cuda.is_available():
+        _one_line_error(*run_cli("transformer", *data, *tiny, "--device", "cuda", "--checkpoint", tmp_path / "k.pt")[::2],
+                        "no CUDA GPU")
+    with pytest.raises(SystemExit) as usage:  # argparse: a usage error, status 2
+        run_cli("transformer", "--heads", "0")
+    assert usage.value.code == 2
+
+
+def test_device_choice_and_mixed_precision_setup():
+    assert resolve_device("cpu") == CPU and amp_dtype(CPU) is None
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with autocast(CPU):  # a no-op on the CPU: float32 stays float32
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+    with pytest.raises(PerplexError, match="--device must be one of"):
+        resolve_device("tpu")
