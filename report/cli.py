@@ -28,6 +28,8 @@ def register(sub) -> None:
                        formatter_class=Formatter)
     p.add_argument("--out", default="report", metavar="DIR", help="folder for report.md, report.html, figures and cache")
     p.add_argument("--quick", action="store_true", help="small orders and short budgets (under 10 minutes); the report says so")
+    p.add_argument("--transformer-minutes", type=float, default=None, metavar="M",
+                   help="training budget of each Transformer run (default: 1 with --quick, else 10)")
     add_data_options(p)
     p.set_defaults(run=run_report)
 
@@ -38,6 +40,7 @@ def run_report(args) -> int:
 
     data = load_data(args)
     log = (lambda msg: print(msg, file=sys.stderr))
-    run = build_report(data, Path(args.out), quick=args.quick, log=log, extra_steps=available_steps(args.quick))
+    steps = available_steps(args.quick, args.transformer_minutes)
+    run = build_report(data, Path(args.out), quick=args.quick, log=log, extra_steps=steps)
     print(f"wrote {run.out / 'report.md'} and {run.out / 'report.html'} in {run.timings['total']:.0f} s")
     return 0

@@ -32,9 +32,13 @@ class Section:
         return self
 
 
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"  # a bare | would end the cell
+
+
 def _md_table(t: Table) -> str:
-    lines = ["| " + " | ".join(t.header) + " |", "|" + "|".join(" --- " for _ in t.header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in t.rows]
+    lines = [_md_row(t.header), "|" + "|".join(" --- " for _ in t.header) + "|"]
+    lines += [_md_row(row) for row in t.rows]
     return ("*" + t.caption + "*\n\n" if t.caption else "") + "\n".join(lines)
 
 
