@@ -70,23 +70,27 @@ def register(sub) -> None:
     s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     s.set_defaults(run=run_score)
 
-    g = sub.add_parser("generate", help="sample sentences from a model",
-                       description="Sample sentences from an n-gram model (ARPA file or saved perplex model).",
-                       formatter_class=Formatter)
-    add_model_options(g)
-    g.add_argument("-n", "--num", type=positive_int, default=5, help="how many sentences")
-    g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same sentences)")
-    g.add_argument("--max-len", type=positive_int, default=50, help="stop a sentence after this many words")
-    g.add_argument("--prompt", default="", help="words every sentence starts with")
-    g.add_argument("--temperature", type=float, default=1.0, help="sharpen (<1) or flatten (>1) the distributions")
+    g = sub.add_parser("generate", help="sample text from a model (n-gram or Transformer)",
+                       description="Sample sentences from an n-gram model (ARPA file or saved perplex model), or "
+                       "continue a prompt with a Transformer checkpoint ('transformer' command); both use the "
+                       "temperature and top-k options.", formatter_class=Formatter)
+    add_model_options(g, transformer=True)
+    g.add_argument("-n", "--num", type=positive_int, default=5, help="how many samples")
+    g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same samples)")
+    g.add_argument("--max-len", type=positive_int, default=50, help="stop a sample after this many words")
+    g.add_argument("--prompt", default="", help="words every sample starts with (a Transformer needs one)")
+    g.add_argument("--temperature", type=float, default=1.0,
+                   help="sharpen (<1) or flatten (>1) the distributions; 0 is greedy for a Transformer")
     g.add_argument("--top-k", type=positive_int, default=None, help="sample only among the k most likely words")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where a Transformer runs")
     g.set_defaults(run=run_generate)
 
 
-def add_model_options(p) -> None:
+def add_model_options(p, transformer: bool = False) -> None:
     m = p.add_mutually_exclusive_group(required=True)
     m.add_argument("--arpa", metavar="FILE", help="an ARPA file (ours, KenLM's or SRILM's; .gz accepted)")
-    m.add_argument("--model", metavar="FILE", help="a model saved with 'ngram --save'")
+    m.add_argument("--model", metavar="FILE", help="a model saved with 'ngram --save'"
+                   + (" or a Transformer checkpoint" if transformer else ""))
 
 
 def _progress(total: int, desc: str):
@@ -168,7 +172,19 @@ def run_score(args) -> int:
 
 def run_generate(args) -> int:
     from lm import sample_sentences
+    from lm.storage import is_model_file
 
+    if args.model and not is_model_file(args.model):
+        from attention.generate import generate_from_checkpoint, is_checkpoint
+
+        if is_checkpoint(args.model):
+            seed = 0 if args.seed is None else args.seed
+            for i in range(args.num):
+                text = generate_from_checkpoint(args.model, args.prompt, args.max_len, args.temperature,
+                                                args.top_k, seed + i, args.device)
+                # One sample per line, as for n-grams: sentence ends show as </s>.
+                print(" ".join(f"{args.prompt} {text}".replace("\n", " </s> ").split()))
+            return 0
     model = load_any_model(args)
     prompt = args.prompt.split()
     for words in sample_sentences(model, args.num, args.seed, args.max_len, prompt, args.temperature, args.top_k):

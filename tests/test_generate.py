@@ -1,0 +1,47 @@
+"""``generate`` serves both families: n-gram files and Transformer checkpoints."""
+
+import pytest
+
+import cli
+from corpus import Vocabulary, encode
+from lm import save_model, train
+
+SENTS = [s.split() for s in ["the cat sat on the mat", "the dog sat on the log", "a cat saw a dog"]] * 10
+
+
+def run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_generate_continues_a_prompt_with_a_transformer_checkpoint(tmp_path, capsys):
+    from attention.checkpoint import save_checkpoint
+    from attention.model import TransformerConfig, TransformerLM
+    from attention.train import set_seed
+
+    vocab = Vocabulary.build(SENTS)
+    set_seed(0)
+    model = TransformerLM(TransformerConfig(vocab_size=len(vocab), context=16, n_layers=1, d_model=16, n_heads=2,
+                                            cutoffs=(4,), dropout=0.0))
+    ckpt = tmp_path / "tiny.pt"
+    save_checkpoint(ckpt, model, vocab)
+    code, out, err = run(capsys, "generate", "--model", ckpt, "--prompt", "the cat", "-n", "3", "--max-len", "4",
+                         "--seed", "5")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 3 and all(line.startswith("the cat") for line in lines)
+    assert all(w in vocab or w == "</s>" for line in lines for w in line.split())
+    again = run(capsys, "generate", "--model", ckpt, "--prompt", "the cat", "-n", "3", "--max-len", "4", "--seed", "5")
+    assert again[1] == out
+    code, _, err = run(capsys, "generate", "--model", ckpt, "--prompt", "")
+    assert code == 1 and err.strip().startswith("perplex: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_generate_with_a_saved_ngram_model_is_not_mistaken_for_a_checkpoint(tmp_path, capsys):
+    vocab = Vocabulary.build(SENTS)
+    path = tmp_path / "m.npz"  # also a zip file, like a torch checkpoint
+    save_model(train(encode(SENTS, vocab), "laplace", 2), path)
+    code, out, err = run(capsys, "generate", "--model", path, "-n", "2", "--seed", "1")
+    assert code == 0, err
+    assert len(out.splitlines()) == 2
