@@ -22,13 +22,7 @@ def perplexity_by_order(series: dict[str, dict[int, float]], path: Path, title: 
     ax.set_xlabel("n-gram order")
     ax.set_ylabel("test perplexity (log scale)")
     ax.set_xticks(sorted({o for pts in series.values() for o in pts}))
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, title, path)
 
 
 def curve_with_references(curve: list[tuple[float, float]], references: dict[str, float], path: Path,
@@ -42,6 +36,11 @@ def curve_with_references(curve: list[tuple[float, float]], references: dict[str
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("perplexity (log scale)")
+    return _finish(fig, ax, title, path)
+
+
+def _finish(fig, ax, title: str, path: Path) -> Path:
+    """Title, grid, legend, then save the PNG and free the figure."""
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
