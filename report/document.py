@@ -60,7 +60,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}img{max-width:100%}
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left;white-space:nowrap}figure{margin:1em 0}img{max-width:100%}
 figcaption,.caption{color:#555;font-style:italic}code{background:#f4f4f4;padding:0 3px}pre{background:#f4f4f4;padding:.6em;overflow-x:auto}
 """
 

@@ -91,7 +91,7 @@ def ladder_rows(results: dict) -> list[list[str]]:
     for (smoothing, order), r in results.items():
         t: Evaluation = r["test"]
         v = r.get("valid")
-        label = LADDER[smoothing] + (f" k={r['alpha']:g}" if "alpha" in r else "")
+        label = f"add-k (k={r['alpha']:g})" if "alpha" in r else LADDER[smoothing]
         rows.append([label, str(order), f"{t.tokens:,}", f"{t.oovs:,}", f"{t.zero_prob_tokens:,}",
                      fmt(t.cross_entropy_bits, 4), fmt(t.perplexity), fmt(t.perplexity_excl_oov),
                      fmt(v.perplexity) if v else "-", fmt(t.bits_per_char, 4), f"{r['ngrams']:,}",
