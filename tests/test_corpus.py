@@ -99,3 +99,21 @@ def test_train_without_test_is_an_actionable_error(tmp_path):
     f.write_text("a b\n")
     with pytest.raises(PerplexError, match="--test FILE"):
         load_splits(f)
+
+
+def test_atomic_write_leaves_usual_permissions_and_no_temp_on_failure(tmp_path):
+    import os
+
+    from perplex.fileio import atomic_write
+
+    target = tmp_path / "out.txt"
+    with atomic_write(target, "w") as f:
+        f.write("ok")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.read_text() == "ok" and os.stat(target).st_mode & 0o777 == 0o666 & ~mask
+    with pytest.raises(RuntimeError):
+        with atomic_write(target, "w") as f:
+            f.write("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "ok" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
