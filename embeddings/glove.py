@@ -23,7 +23,7 @@ at ``grad_clip`` (glove.c's ``grad_clip_value``), and AdaGrad bounds every step.
 
 >>> import numpy as np
 >>> X = cooccurrence(np.array([2, 3, 4]), vocab_size=5, window=2).toarray()
->>> X[2, 3], X[2, 4], X[4, 2]          # neighbours 1, distance 2 -> 1/2
+>>> X[2, 3].item(), X[2, 4].item(), X[4, 2].item()   # neighbours 1, distance 2 -> 1/2
 (1.0, 0.5, 0.5)
 """
 

@@ -191,6 +191,7 @@ def test_analogy_evaluation_matches_gensim(eval_kv):
     assert ours.covered == len(sections[-1]["correct"]) + len(sections[-1]["incorrect"]) < ours.total
 
 
+@pytest.mark.filterwarnings("ignore:Call to deprecated `init_sims`:DeprecationWarning")  # inside gensim
 def test_3cosmul_matches_gensim_most_similar_cosmul(eval_kv):
     # gensim 4.4's evaluate_word_analogies always uses 3CosAdd, so compare question by
     # question with most_similar_cosmul (whose epsilon is 1e-6).
@@ -424,3 +425,13 @@ def test_temperature_fit_finds_the_minimum(sgns_grid, grid):
     best = minimize_scalar(nll, bounds=(0.05, 20), method="bounded", options={"xatol": 1e-6}).x
     assert T == pytest.approx(best, rel=1e-3)
     assert nll(T) <= nll(1.0)
+
+
+def test_module_examples_run():
+    import doctest
+
+    import embeddings
+    from embeddings import glove, queries, sgns, vectors
+
+    for module in (embeddings, glove, queries, sgns, vectors):
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
