@@ -15,7 +15,7 @@ import numpy as np
 
 from corpus.encoded import EncodedCorpus
 from embeddings.config import SGNSConfig
-from embeddings.sgns import check_trainable
+from embeddings.training import check_trainable
 
 GENSIM_MAX_SENTENCE = 10_000  # gensim.models.word2vec.MAX_WORDS_IN_BATCH
 

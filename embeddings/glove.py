@@ -37,7 +37,7 @@ import numpy as np
 from corpus.encoded import EncodedCorpus
 from embeddings.config import GloVeConfig
 from embeddings.parallel import run_batches
-from embeddings.sgns import _progress, check_trainable
+from embeddings.training import check_trainable, progress_bar
 from perplex.errors import PerplexError
 
 
@@ -161,7 +161,7 @@ class GloVe:
         gradsq = torch.ones_like(table)
         cols_shifted = cols + vocab_size
         self.losses_ = []
-        bar = _progress(cfg.epochs * nnz, progress)
+        bar = progress_bar(cfg.epochs * nnz, progress, unit="non-zero")
         start = time.perf_counter()
         for epoch in range(cfg.epochs):
             order = torch.randperm(nnz, generator=gen).to(device)

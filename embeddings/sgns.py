@@ -45,6 +45,7 @@ import numpy as np
 from corpus.encoded import EncodedCorpus
 from embeddings.config import SGNSConfig
 from embeddings.parallel import run_batches, worker_generators
+from embeddings.training import check_trainable, progress_bar
 from perplex.errors import PerplexError
 
 
@@ -239,7 +240,7 @@ class SGNS:
         total_words = len(ids) * cfg.epochs
         gens = worker_generators(cfg.seed, cfg.workers)
         self.losses_ = []
-        bar = _progress(total_words, progress)
+        bar = progress_bar(total_words, progress)
         start = time.perf_counter()
         done_words = 0
         for epoch in range(cfg.epochs):
@@ -297,21 +298,3 @@ def rows(matrix, index):
     """``matrix[index]`` for an index tensor of any shape, via ``index_select`` (several
     times faster than advanced indexing on CPU)."""
     return matrix.index_select(0, index.reshape(-1)).view(*index.shape, matrix.shape[1])
-
-
-def check_trainable(ids: np.ndarray, window: int) -> None:
-    """Refuse a stream too short to hold one full window."""
-    if len(ids) < window + 1:
-        raise PerplexError(
-            f"the training text has {len(ids)} tokens (</s> included), fewer than --window {window} + 1; "
-            "give more text or a smaller --window"
-        )
-
-
-def _progress(total: float, enabled: bool):
-    """A tqdm bar counting words (None when disabled)."""
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="word", unit_scale=True, dynamic_ncols=True, leave=False)
