@@ -130,6 +130,9 @@ def main(argv=None) -> int:
     ap.add_argument("--glove-epochs", type=int, default=25, help="GloVe iterations")
     ap.add_argument("--dim", type=int, default=100)
     ap.add_argument("--workers", type=int, default=2, help="threads for gensim and for ours")
+    ap.add_argument("--gensim-input", choices=("sentences", "stream"), default="sentences",
+                    help="gensim reads the PTB sentences (its usual input) or exactly our token stream "
+                         "(</s> included, windows crossing sentences, in 10,000-token pieces)")
     ap.add_argument("--skip-sgns", action="store_true")
     ap.add_argument("--skip-glove", action="store_true")
     ap.add_argument("--skip-lm", action="store_true", help="do not score the next-word models")
@@ -150,8 +153,14 @@ def main(argv=None) -> int:
 
     if not args.skip_sgns:
         rows, first_model = [], None
+        if args.gensim_input == "stream":
+            from embeddings.gensim_backend import stream_pieces
+
+            gensim_input = stream_pieces(splits.train)
+        else:
+            gensim_input = splits.sentences["train"]
         for seed in range(1, args.seeds + 1):
-            rows.append(run_gensim(splits.sentences["train"], args, seed))
+            rows.append(run_gensim(gensim_input, args, seed))
             log(_fmt_row(rows[-1]))
             model, row = run_ours_sgns(splits.train, args, seed)
             rows.append(row)
