@@ -446,3 +446,13 @@ def test_module_examples_run():
 
     for module in (embeddings, glove, queries, sgns, vectors):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
+
+
+def test_saved_vectors_get_the_usual_file_permissions(tmp_path, small_kv):
+    import os
+
+    path = tmp_path / "v.bin"
+    save_vectors(small_kv, path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
