@@ -44,7 +44,7 @@ import numpy as np
 
 from corpus.encoded import EncodedCorpus
 from embeddings.config import SGNSConfig
-from embeddings.parallel import run_batches, worker_generators
+from embeddings.parallel import run_batches
 from embeddings.training import check_trainable, progress_bar
 from perplex.errors import PerplexError
 
@@ -98,7 +98,7 @@ def draw_negatives(cum_table, shape: tuple[int, ...], generator):
     return torch.searchsorted(cum_table, u, right=True).clamp_(max=len(cum_table) - 1)
 
 
-def context_batch(stream, start: int, stop: int, window: int, generator):
+def context_batch(stream, start: int, stop: int, window: int, b):
     """The stream slice and window mask for the centre positions start..stop-1.
 
     Consecutive centres have overlapping windows, so instead of gathering 2W rows per
@@ -113,7 +113,9 @@ def context_batch(stream, start: int, stop: int, window: int, generator):
     start, stop : int
         The centre positions, B = stop - start.
     window : int
-        W; each centre draws its own b uniformly from 1..W (word2vec's dynamic window).
+        W, the largest window.
+    b : int64 tensor (B,)
+        Each centre's own window, drawn uniformly from 1..W (word2vec's dynamic window).
 
     Returns
     -------
@@ -129,10 +131,9 @@ def context_batch(stream, start: int, stop: int, window: int, generator):
     pos = torch.arange(start - window, stop + window)  # (B + 2W,)
     ids = stream[pos.clamp(0, n - 1)]
     offsets = torch.arange(-window, window + 1)  # (2W + 1,)
-    b = torch.randint(1, window + 1, (B, 1), generator=generator)  # (B, 1)
     inside = (pos >= 0) & (pos < n)
     windows_inside = inside.as_strided((B, 2 * window + 1), (1, 1))  # (B, 2W+1) view
-    mask = (offsets.abs() <= b) & (offsets != 0) & windows_inside
+    mask = (offsets.abs() <= b[:, None]) & (offsets != 0) & windows_inside
     return ids, mask
 
 
@@ -238,7 +239,6 @@ class SGNS:
         w_out = torch.zeros(vocab_size, cfg.dim, device=device)
 
         total_words = len(ids) * cfg.epochs
-        gens = worker_generators(cfg.seed, cfg.workers)
         self.losses_ = []
         bar = progress_bar(total_words, progress)
         start = time.perf_counter()
@@ -248,16 +248,17 @@ class SGNS:
             stream = stream_all[torch.rand(len(ids), generator=gen) < keep[stream_all]]
             n = len(stream)
             words_per_centre = len(ids) / max(n, 1)  # raw words each kept centre stands for
-            sums = torch.zeros(len(gens), 2, dtype=torch.float64)  # per worker: loss, pairs
+            # All the epoch's random draws happen here, so they do not depend on the workers.
+            spans = torch.randint(1, cfg.window + 1, (n,), generator=gen)  # dynamic windows
+            noise = draw_negatives(cum_noise, (n, cfg.negative), gen)  # K per centre
+            sums = torch.zeros(cfg.workers, 2, dtype=torch.float64)  # per worker: loss, pairs
 
             def step(k: int, worker: int) -> None:
-                g = gens[worker]
                 first, last = k * cfg.batch_size, min((k + 1) * cfg.batch_size, n)  # centre positions
                 frac = (done_words + first * words_per_centre) / total_words
                 lr = cfg.alpha - (cfg.alpha - cfg.min_alpha) * frac  # linear decay over all epochs
-                ctx_ids, mask = context_batch(stream, first, last, cfg.window, g)
-                negatives = draw_negatives(cum_noise, (last - first, cfg.negative), g)
-                tgt_ids = torch.cat([stream[first:last, None], negatives], dim=1)  # (B, 1+K)
+                ctx_ids, mask = context_batch(stream, first, last, cfg.window, spans[first:last])
+                tgt_ids = torch.cat([stream[first:last, None], noise[first:last]], dim=1)  # (B, 1+K)
                 ctx_ids, mask, tgt_ids = ctx_ids.to(device), mask.to(device), tgt_ids.to(device)
                 ctx = windows(w_in.index_select(0, ctx_ids), 2 * cfg.window + 1)  # (B, 2W+1, d) view
                 loss, g_ctx, g_tgt = sgns_loss_and_grads(ctx, rows(w_out, tgt_ids), mask, -lr)

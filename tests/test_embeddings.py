@@ -259,15 +259,17 @@ def test_subsampling_keeps_words_at_their_probability(grid):
 def test_dynamic_window_is_uniform_up_to_window():
     W, B = 4, 50_000
     stream = torch.arange(B + 2 * W) % 97
-    ids, mask = context_batch(stream, W, W + B, W, torch.Generator().manual_seed(0))
+    spans = torch.randint(1, W + 1, (B,), generator=torch.Generator().manual_seed(0))
+    ids, mask = context_batch(stream, W, W + B, W, spans)
     assert torch.equal(ids, stream) and mask.shape == (B, 2 * W + 1)
     assert not mask[:, W].any()  # the centre is not its own context
-    # each centre's effective window b is the largest |offset| used, uniform on 1..W
-    b = mask[:, W + 1 :].sum(1).numpy()
-    assert (mask[:, :W].sum(1).numpy() == b).all()  # symmetric
-    assert np.bincount(b, minlength=W + 1)[1:] / B == pytest.approx([1 / W] * W, abs=0.01)
+    # each centre uses exactly the offsets 1..b on both sides, b uniform on 1..W
+    b = mask[:, W + 1 :].sum(1)
+    assert torch.equal(b, spans) and torch.equal(mask[:, :W].sum(1), spans)
+    assert torch.equal(mask[:, W + 1 :], torch.arange(1, W + 1) <= spans[:, None])
+    assert np.bincount(b.numpy(), minlength=W + 1)[1:] / B == pytest.approx([1 / W] * W, abs=0.01)
     # positions outside the stream are masked
-    _, mask = context_batch(stream, 0, len(stream), W, torch.Generator().manual_seed(1))
+    _, mask = context_batch(stream, 0, len(stream), W, torch.full((len(stream),), W))
     assert not mask[0, :W].any() and not mask[-1, W + 1 :].any()
 
 
