@@ -13,6 +13,7 @@ insensitive and, when two vocabulary entries differ only by case, the more frequ
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -217,7 +218,7 @@ class EmbeddingScores:
             "analogy_sections": [dict(asdict(s), accuracy=s.accuracy) for s in self.analogies.sections],
         }
         out.update(self.extra)
-        return out
+        return {k: _json_safe(v) for k, v in out.items()}
 
     def format(self) -> str:
         a = self.analogies
@@ -230,6 +231,13 @@ class EmbeddingScores:
             lines.append(f"{r.name}: Spearman {r.spearman:.3f} (Pearson {r.pearson:.3f}) over {r.pairs} pairs, "
                          f"{r.oov_share:.1%} of pairs out of vocabulary")
         return "\n".join(lines)
+
+
+def _json_safe(value):
+    """NaN (nothing covered) as the string "nan", as eval's records write non-finite values."""
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value
 
 
 def evaluate_all(kv, method: str = "3cosadd") -> EmbeddingScores:

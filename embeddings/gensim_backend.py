@@ -15,9 +15,16 @@ import numpy as np
 
 from corpus.encoded import EncodedCorpus
 from embeddings.config import SGNSConfig
-from embeddings.sgns import check_trainable
+from embeddings.training import check_trainable
 
 GENSIM_MAX_SENTENCE = 10_000  # gensim.models.word2vec.MAX_WORDS_IN_BATCH
+
+
+def stream_pieces(corpus: EncodedCorpus) -> list[list[str]]:
+    """``corpus.ids`` as tokens, cut into gensim-sized "sentences" (windows then cross
+    sentence boundaries, as in our trainer, except at the rare cuts)."""
+    tokens = np.array(corpus.vocab.tokens, dtype=object)[np.asarray(corpus.ids)].tolist()
+    return [tokens[i : i + GENSIM_MAX_SENTENCE] for i in range(0, len(tokens), GENSIM_MAX_SENTENCE)]
 
 
 class GensimSGNS:
@@ -32,8 +39,7 @@ class GensimSGNS:
         cfg = self.config
         ids = np.asarray(corpus.ids, np.int64)
         check_trainable(ids, cfg.window)
-        tokens = np.array(corpus.vocab.tokens, dtype=object)[ids].tolist()
-        pieces = [tokens[i : i + GENSIM_MAX_SENTENCE] for i in range(0, len(tokens), GENSIM_MAX_SENTENCE)]
+        pieces = stream_pieces(corpus)
         start = time.perf_counter()
         model = Word2Vec(
             pieces, vector_size=cfg.dim, window=cfg.window, negative=cfg.negative, sample=cfg.sample,

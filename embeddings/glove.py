@@ -23,7 +23,7 @@ at ``grad_clip`` (glove.c's ``grad_clip_value``), and AdaGrad bounds every step.
 
 >>> import numpy as np
 >>> X = cooccurrence(np.array([2, 3, 4]), vocab_size=5, window=2).toarray()
->>> X[2, 3], X[2, 4], X[4, 2]          # neighbours 1, distance 2 -> 1/2
+>>> X[2, 3].item(), X[2, 4].item(), X[4, 2].item()   # neighbours 1, distance 2 -> 1/2
 (1.0, 0.5, 0.5)
 """
 
@@ -37,7 +37,7 @@ import numpy as np
 from corpus.encoded import EncodedCorpus
 from embeddings.config import GloVeConfig
 from embeddings.parallel import run_batches
-from embeddings.sgns import _progress, check_trainable
+from embeddings.training import check_trainable, progress_bar
 from perplex.errors import PerplexError
 
 
@@ -161,7 +161,7 @@ class GloVe:
         gradsq = torch.ones_like(table)
         cols_shifted = cols + vocab_size
         self.losses_ = []
-        bar = _progress(cfg.epochs * nnz, progress)
+        bar = progress_bar(cfg.epochs * nnz, progress, unit="non-zero")
         start = time.perf_counter()
         for epoch in range(cfg.epochs):
             order = torch.randperm(nnz, generator=gen).to(device)

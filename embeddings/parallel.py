@@ -66,10 +66,3 @@ def run_batches(n_batches: int, workers: int, step: Callable[[int, int], None]) 
             t.join()
     if errors:
         raise errors[0]
-
-
-def worker_generators(seed: int, workers: int) -> list:
-    """One torch.Generator per worker, seeded from ``seed`` (reproducible with one worker)."""
-    import torch
-
-    return [torch.Generator().manual_seed(seed * 7919 + w) for w in range(workers)]

@@ -21,8 +21,11 @@ it), with, as in word2vec:
 The batching follows HogBatch (Ji et al. 2016, "Parallelizing Word2Vec in Shared and
 Distributed Memory"): the K negatives are drawn once per centre word and shared by
 the up to 2b context words of its window, which turns the per-pair dot products into
-one (2W x d) x (d x (1+K)) matrix product per window.  Updates of one batch are
-computed from the same parameters and summed (Hogwild style).
+one (2W+1 x d) x (d x (1+K)) matrix product per window.  A batch is a run of
+consecutive centres, whose windows overlap: their context rows are gathered once and
+viewed as windows (:func:`windows`), and the gradients folded back (:func:`fold_windows`).
+Updates of one batch are computed from the same parameters and summed, and worker
+threads run batches concurrently (Hogwild, :mod:`embeddings.parallel`).
 
 >>> from corpus import Vocabulary, encode
 >>> sents = [["a", "b", "c", "d"]] * 50
@@ -41,7 +44,8 @@ import numpy as np
 
 from corpus.encoded import EncodedCorpus
 from embeddings.config import SGNSConfig
-from embeddings.parallel import run_batches, worker_generators
+from embeddings.parallel import run_batches
+from embeddings.training import check_trainable, progress_bar
 from perplex.errors import PerplexError
 
 
@@ -94,40 +98,61 @@ def draw_negatives(cum_table, shape: tuple[int, ...], generator):
     return torch.searchsorted(cum_table, u, right=True).clamp_(max=len(cum_table) - 1)
 
 
-def window_offsets(window: int):
-    """The offsets -W..-1, 1..W of a full window (int64 tensor, shape (2W,))."""
-    import torch
+def context_batch(stream, start: int, stop: int, window: int, b):
+    """The stream slice and window mask for the centre positions start..stop-1.
 
-    return torch.cat([torch.arange(-window, 0), torch.arange(1, window + 1)])
-
-
-def context_batch(stream, centres, window: int, generator):
-    """Context ids and mask for a batch of centre positions, with dynamic windows.
+    Consecutive centres have overlapping windows, so instead of gathering 2W rows per
+    centre, the trainer gathers the B + 2W rows of the slice once and views window i as
+    rows i..i+2W of it (a strided view, no copy); the gradients are folded back the same
+    way.  Slot W of each window is the centre itself and is always masked.
 
     Parameters
     ----------
     stream : int64 tensor, shape (n,)
         The (subsampled) token stream.
-    centres : int64 tensor, shape (B,)
-        Positions in ``stream``.
+    start, stop : int
+        The centre positions, B = stop - start.
     window : int
-        W; each centre draws its own b uniformly from 1..W.
+        W, the largest window.
+    b : int64 tensor (B,)
+        Each centre's own window, drawn uniformly from 1..W (word2vec's dynamic window).
 
     Returns
     -------
-    ids : int64 tensor (B, 2W)
-        Stream ids at offsets -W..-1, 1..W (0 where out of range).
-    mask : bool tensor (B, 2W)
-        True where |offset| <= b and the position lies inside the stream.
+    ids : int64 tensor (B + 2W,)
+        Stream ids at positions start-W .. stop+W-1 (clamped at the ends, then masked).
+    mask : bool tensor (B, 2W + 1)
+        mask[i, o] is True when offset o - W is a real context of centre start + i:
+        0 < |o - W| <= b_i and the position lies inside the stream.
     """
     import torch
 
-    offsets = window_offsets(window)  # (2W,)
-    b = torch.randint(1, window + 1, (len(centres), 1), generator=generator)  # (B, 1)
-    pos = centres[:, None] + offsets[None, :]  # (B, 2W)
-    mask = (offsets.abs()[None, :] <= b) & (pos >= 0) & (pos < len(stream))
-    ids = stream[pos.clamp(0, len(stream) - 1)]
+    n, B = len(stream), stop - start
+    pos = torch.arange(start - window, stop + window)  # (B + 2W,)
+    ids = stream[pos.clamp(0, n - 1)]
+    offsets = torch.arange(-window, window + 1)  # (2W + 1,)
+    inside = (pos >= 0) & (pos < n)
+    windows_inside = inside.as_strided((B, 2 * window + 1), (1, 1))  # (B, 2W+1) view
+    mask = (offsets.abs() <= b[:, None]) & (offsets != 0) & windows_inside
     return ids, mask
+
+
+def windows(rows, size: int):
+    """View a (B + size - 1, d) tensor as B overlapping windows (B, size, d), without copying."""
+    B = rows.shape[0] - size + 1
+    return rows.as_strided((B, size, rows.shape[1]), (rows.stride(0), rows.stride(0), rows.stride(1)))
+
+
+def fold_windows(grads):
+    """Inverse of :func:`windows` for gradients: (B, size, d) -> (B + size - 1, d), summing
+    what overlapping windows give to the same row (one shifted add per slot)."""
+    import torch
+
+    B, size, d = grads.shape
+    out = torch.zeros(B + size - 1, d, dtype=grads.dtype, device=grads.device)
+    for o in range(size):
+        out[o : o + B] += grads[:, o]
+    return out
 
 
 def sgns_loss_and_grads(ctx, tgt, mask, scale: float = 1.0):
@@ -214,9 +239,8 @@ class SGNS:
         w_out = torch.zeros(vocab_size, cfg.dim, device=device)
 
         total_words = len(ids) * cfg.epochs
-        gens = worker_generators(cfg.seed, cfg.workers)
         self.losses_ = []
-        bar = _progress(total_words, progress)
+        bar = progress_bar(total_words, progress)
         start = time.perf_counter()
         done_words = 0
         for epoch in range(cfg.epochs):
@@ -224,24 +248,26 @@ class SGNS:
             stream = stream_all[torch.rand(len(ids), generator=gen) < keep[stream_all]]
             n = len(stream)
             words_per_centre = len(ids) / max(n, 1)  # raw words each kept centre stands for
-            sums = torch.zeros(len(gens), 2, dtype=torch.float64)  # per worker: loss, pairs
+            # All the epoch's random draws happen here, so they do not depend on the workers.
+            spans = torch.randint(1, cfg.window + 1, (n,), generator=gen)  # dynamic windows
+            noise = draw_negatives(cum_noise, (n, cfg.negative), gen)  # K per centre
+            sums = torch.zeros(cfg.workers, 2, dtype=torch.float64)  # per worker: loss, pairs
 
             def step(k: int, worker: int) -> None:
-                g = gens[worker]
-                centres = torch.arange(k * cfg.batch_size, min((k + 1) * cfg.batch_size, n))
-                frac = (done_words + centres[0].item() * words_per_centre) / total_words
+                first, last = k * cfg.batch_size, min((k + 1) * cfg.batch_size, n)  # centre positions
+                frac = (done_words + first * words_per_centre) / total_words
                 lr = cfg.alpha - (cfg.alpha - cfg.min_alpha) * frac  # linear decay over all epochs
-                ctx_ids, mask = context_batch(stream, centres, cfg.window, g)
-                negatives = draw_negatives(cum_noise, (len(centres), cfg.negative), g)
-                tgt_ids = torch.cat([stream[centres, None], negatives], dim=1)  # (B, 1+K)
+                ctx_ids, mask = context_batch(stream, first, last, cfg.window, spans[first:last])
+                tgt_ids = torch.cat([stream[first:last, None], noise[first:last]], dim=1)  # (B, 1+K)
                 ctx_ids, mask, tgt_ids = ctx_ids.to(device), mask.to(device), tgt_ids.to(device)
-                loss, g_ctx, g_tgt = sgns_loss_and_grads(rows(w_in, ctx_ids), rows(w_out, tgt_ids), mask, -lr)
-                w_in.index_add_(0, ctx_ids.reshape(-1), g_ctx.reshape(-1, cfg.dim))
+                ctx = windows(w_in.index_select(0, ctx_ids), 2 * cfg.window + 1)  # (B, 2W+1, d) view
+                loss, g_ctx, g_tgt = sgns_loss_and_grads(ctx, rows(w_out, tgt_ids), mask, -lr)
+                w_in.index_add_(0, ctx_ids, fold_windows(g_ctx))
                 w_out.index_add_(0, tgt_ids.reshape(-1), g_tgt.reshape(-1, cfg.dim))
                 sums[worker, 0] += loss
                 sums[worker, 1] += float(mask.sum())
                 if bar is not None:
-                    bar.update(len(centres) * words_per_centre)
+                    bar.update((last - first) * words_per_centre)
                     loss_so_far, pairs_so_far = sums.sum(0).tolist()
                     bar.set_postfix(epoch=epoch + 1, loss=f"{loss_so_far / max(pairs_so_far, 1):.4f}",
                                     lr=f"{lr:.5f}", refresh=False)
@@ -273,21 +299,3 @@ def rows(matrix, index):
     """``matrix[index]`` for an index tensor of any shape, via ``index_select`` (several
     times faster than advanced indexing on CPU)."""
     return matrix.index_select(0, index.reshape(-1)).view(*index.shape, matrix.shape[1])
-
-
-def check_trainable(ids: np.ndarray, window: int) -> None:
-    """Refuse a stream too short to hold one full window."""
-    if len(ids) < window + 1:
-        raise PerplexError(
-            f"the training text has {len(ids)} tokens (</s> included), fewer than --window {window} + 1; "
-            "give more text or a smaller --window"
-        )
-
-
-def _progress(total: float, enabled: bool):
-    """A tqdm bar counting words (None when disabled)."""
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="word", unit_scale=True, dynamic_ncols=True, leave=False)

@@ -73,6 +73,15 @@ def save_vectors(kv, path: str | os.PathLike, binary: bool | None = None) -> Non
         else:
             for word, row in zip(kv.index_to_key, vectors):
                 out.write((word + " " + " ".join(map(str, row)) + "\n").encode("utf-8"))
+    _readable_like_new_files(path)
+
+
+def _readable_like_new_files(path: str | os.PathLike) -> None:
+    """Give the file the permissions ``open()`` would (0666 minus the umask): the atomic
+    writer's temporary file is created private (0600), which would hide shared vectors."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def sniff_format(path: str | os.PathLike) -> str:
@@ -89,7 +98,8 @@ def sniff_format(path: str | os.PathLike) -> str:
     """
     p = Path(path)
     if not p.is_file():
-        raise PerplexError(f"vectors file not found: {p}")
+        raise PerplexError(f"vectors file not found: {p}; train some with 'python cli.py embed --out {p}' "
+                           "or name an existing file")
     with open(p, "rb") as f:
         head = f.read(1 << 16)
     if not head.strip():

@@ -17,8 +17,8 @@ from embeddings.evaluation import (ANALOGY_FILE, SIMLEX_FILE, WS353_FILE, datase
 from embeddings.glove import GloVe, cooccurrence, glove_loss_and_grads, weighting
 from embeddings.language_model import BilinearNextWordModel, glove_language_model, sgns_language_model
 from embeddings.queries import analogy, analogy_scores, most_similar, unit_vectors
-from embeddings.sgns import (SGNS, context_batch, cumulative_table, draw_negatives, keep_probabilities,
-                             noise_distribution, sgns_loss_and_grads)
+from embeddings.sgns import (SGNS, context_batch, cumulative_table, draw_negatives, fold_windows, keep_probabilities,
+                             noise_distribution, sgns_loss_and_grads, windows)
 from embeddings.vectors import load_vectors, save_vectors, to_keyed_vectors
 from eval import evaluate
 from perplex.errors import PerplexError
@@ -191,6 +191,7 @@ def test_analogy_evaluation_matches_gensim(eval_kv):
     assert ours.covered == len(sections[-1]["correct"]) + len(sections[-1]["incorrect"]) < ours.total
 
 
+@pytest.mark.filterwarnings("ignore:Call to deprecated `init_sims`:DeprecationWarning")  # inside gensim
 def test_3cosmul_matches_gensim_most_similar_cosmul(eval_kv):
     # gensim 4.4's evaluate_word_analogies always uses 3CosAdd, so compare question by
     # question with most_similar_cosmul (whose epsilon is 1e-6).
@@ -256,18 +257,31 @@ def test_subsampling_keeps_words_at_their_probability(grid):
 
 
 def test_dynamic_window_is_uniform_up_to_window():
-    W, n = 4, 50_000
-    stream = torch.arange(10 * W)
-    centres = torch.full((n,), 5 * W)
-    ids, mask = context_batch(stream, centres, W, torch.Generator().manual_seed(0))
-    assert ids[0].tolist() == [16, 17, 18, 19, 21, 22, 23, 24]
-    # each centre's effective window b is the largest |offset| used, uniform on 1..W
-    b = mask[:, W:].sum(1).numpy()
-    assert (mask[:, :W].sum(1).numpy() == b).all()  # symmetric
-    assert np.bincount(b, minlength=W + 1)[1:] / n == pytest.approx([1 / W] * W, abs=0.01)
-    # out-of-range positions are masked
-    _, mask = context_batch(stream, torch.tensor([0, len(stream) - 1]), W, torch.Generator().manual_seed(1))
-    assert not mask[0, :W].any() and not mask[1, W:].any()
+    W, B = 4, 50_000
+    stream = torch.arange(B + 2 * W) % 97
+    spans = torch.randint(1, W + 1, (B,), generator=torch.Generator().manual_seed(0))
+    ids, mask = context_batch(stream, W, W + B, W, spans)
+    assert torch.equal(ids, stream) and mask.shape == (B, 2 * W + 1)
+    assert not mask[:, W].any()  # the centre is not its own context
+    # each centre uses exactly the offsets 1..b on both sides, b uniform on 1..W
+    b = mask[:, W + 1 :].sum(1)
+    assert torch.equal(b, spans) and torch.equal(mask[:, :W].sum(1), spans)
+    assert torch.equal(mask[:, W + 1 :], torch.arange(1, W + 1) <= spans[:, None])
+    assert np.bincount(b.numpy(), minlength=W + 1)[1:] / B == pytest.approx([1 / W] * W, abs=0.01)
+    # positions outside the stream are masked
+    _, mask = context_batch(stream, 0, len(stream), W, torch.full((len(stream),), W))
+    assert not mask[0, :W].any() and not mask[-1, W + 1 :].any()
+
+
+def test_window_views_and_fold_are_adjoint():
+    # windows() gathers overlapping rows; fold_windows() must send each gradient back to
+    # the row it came from: <windows(x), g> == <x, fold(g)> for all x, g.
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(9, 3, generator=g, dtype=torch.float64)
+    grads = torch.randn(5, 5, 3, generator=g, dtype=torch.float64)
+    view = windows(x, 5)
+    assert torch.equal(view[2, 4], x[6])
+    assert torch.allclose((view * grads).sum(), (x * fold_windows(grads)).sum())
 
 
 def test_sgns_gradients_match_autograd():
@@ -424,3 +438,23 @@ def test_temperature_fit_finds_the_minimum(sgns_grid, grid):
     best = minimize_scalar(nll, bounds=(0.05, 20), method="bounded", options={"xatol": 1e-6}).x
     assert T == pytest.approx(best, rel=1e-3)
     assert nll(T) <= nll(1.0)
+
+
+def test_module_examples_run():
+    import doctest
+
+    import embeddings
+    from embeddings import glove, queries, sgns, vectors
+
+    for module in (embeddings, glove, queries, sgns, vectors):
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
+
+
+def test_saved_vectors_get_the_usual_file_permissions(tmp_path, small_kv):
+    import os
+
+    path = tmp_path / "v.bin"
+    save_vectors(small_kv, path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask

@@ -165,3 +165,12 @@ def test_bad_options_are_one_line_usage_errors(capsys, argv, fragment):
         cli.main(argv)
     _, err = capsys.readouterr()
     one_line_error(exc.value.code, err, fragment, status=2)
+
+
+def test_cuda_requested_without_a_device(capsys, corpus_file):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    code, _, err = run(capsys, "embed", "--device", "cuda", "--train", corpus_file)
+    one_line_error(code, err, "--device cuda")

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Quality and speed of our SGNS and GloVe against their reference implementations, on PTB.
+
+* SGNS: ours and gensim's ``Word2Vec(sg=1)`` in the same run, same settings (dim 100,
+  window 5, 5 negatives, sample 1e-3, 15 epochs, 2 workers), for several seeds; gensim
+  reads the PTB sentences (its usual input), ours the token stream with ``</s>``.  Both
+  are scored by the same evaluation code (which matches gensim's own, see the tests).
+* GloVe: ours (dim 100, window 10, x_max 100, alpha 0.75, 25 iterations, W + W~) next
+  to the figures the reference C code (stanfordnlp/GloVe) gave on this machine, quoted
+  from issue 3 (the C code is not run here).
+* The next-word models both methods define, scored by ``eval/`` on PTB test (temperature
+  fitted on valid), next to the unigram model of the same vocabulary.
+
+    python bench/bench_embeddings.py                  # everything, 3 seeds (~15-25 min)
+    python bench/bench_embeddings.py --seeds 1 --skip-glove --json
+
+Timings depend on the load of the machine: run it when nothing else runs, or read the
+ratios (both sides ran under the same load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# stanfordnlp/GloVe C code on PTB train with the settings above, as reported in issue 3.
+GLOVE_C = {"ws353_spearman": 0.157, "simlex_spearman": 0.095, "analogy_accuracy": 0.013,
+           "seconds_per_iteration": 101 / 25, "nnz": 2.9e6}
+# gensim 4.4 skip-gram on PTB train, 15 epochs, as reported in issue 3 (idle machine).
+GENSIM_ISSUE = {"ws353_spearman": 0.32, "simlex_spearman": 0.18, "analogy_accuracy": 0.036, "seconds": 38}
+
+
+def scores(kv) -> dict:
+    from embeddings.evaluation import evaluate_all
+
+    return {k: v for k, v in evaluate_all(kv).record().items() if k in
+            ("analogy_accuracy", "analogy_covered", "ws353_spearman", "simlex_spearman")}
+
+
+def run_gensim(sentences, args, seed: int) -> dict:
+    from gensim.models import Word2Vec
+
+    n_words = sum(map(len, sentences))
+    start = time.perf_counter()
+    model = Word2Vec(sentences, vector_size=args.dim, window=5, negative=5, sample=1e-3, epochs=args.epochs,
+                     sg=1, hs=0, min_count=1, workers=args.workers, seed=seed)
+    seconds = time.perf_counter() - start
+    return {"impl": "gensim", "seed": seed, "seconds": seconds, "tokens": n_words,
+            "words_per_second": n_words * args.epochs / seconds, **scores(model.wv)}
+
+
+def run_ours_sgns(corpus, args, seed: int):
+    from embeddings.config import SGNSConfig
+    from embeddings.sgns import SGNS
+
+    model = SGNS(SGNSConfig(dim=args.dim, window=5, negative=5, sample=1e-3, epochs=args.epochs,
+                            workers=args.workers, seed=seed)).fit(corpus)
+    return model, {"impl": "perplex", "seed": seed, "seconds": model.seconds_, "tokens": corpus.n_tokens,
+                   "words_per_second": model.words_per_second_, **scores(model.keyed_vectors())}
+
+
+def mean(rows, key):
+    return sum(r[key] for r in rows) / len(rows)
+
+
+def unigram_test(splits):
+    """Unigram MLE on the same vocabulary (every PTB test word is in it): the ladder's first rung."""
+    import numpy as np
+
+    from eval import summarize
+
+    counts = np.bincount(splits.train.ids, minlength=len(splits.vocab)).astype(float)
+    p = counts / counts.sum()
+    with np.errstate(divide="ignore"):
+        log10 = np.log10(p[splits.corpora["test"].ids])
+    return summarize(log10, splits.corpora["test"], "unigram (MLE)", "test")
+
+
+def kn_bigram_test(splits):
+    """Interpolated Kneser-Ney bigram over the same stream and contexts (the previous token,
+    ``</s>`` at sentence starts), as a second rung: a reference computed here, lm/ has the
+    toolkit's n-gram models.  P(w|c) = max(n(c,w) - D, 0)/n(c) + D N1+(c.)/n(c) P_cont(w),
+    P_cont(w) = N1+(.w)/N1+(..), D = n1/(n1 + 2 n2) (Chen & Goodman 1999)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from embeddings.language_model import previous_tokens
+    from eval import summarize
+
+    V = len(splits.vocab)
+    train, test = splits.train, splits.corpora["test"]
+    counts = sp.coo_matrix((np.ones(train.n_tokens), (previous_tokens(train), train.ids)), shape=(V, V)).tocsr()
+    counts.sum_duplicates()
+    n1, n2 = (counts.data == 1).sum(), (counts.data == 2).sum()
+    D = n1 / (n1 + 2 * n2)
+    context_total = np.asarray(counts.sum(1)).ravel()
+    followers = np.diff(counts.indptr)  # N1+(c .)
+    p_cont = np.bincount(counts.indices, minlength=V) / counts.nnz  # N1+(. w) / N1+(. .)
+    c, w = previous_tokens(test), test.ids
+    n_cw = np.asarray(counts[c, w]).ravel()
+    p = np.maximum(n_cw - D, 0) / context_total[c] + D * followers[c] / context_total[c] * p_cont[w]
+    return summarize(np.log10(p), test, "bigram (interpolated KN)", "test")
+
+
+def language_model_rows(make, model, splits) -> list:
+    from eval import evaluate
+
+    lm = make(model)
+    start = time.perf_counter()
+    lm.fit_temperature(splits.corpora["valid"])
+    rows = []
+    for split in ("valid", "test"):
+        r = evaluate(lm, splits.corpora[split], split)
+        r.extra.update(temperature=lm.temperature)
+        rows.append(r)
+    rows[-1].extra["lm_seconds"] = time.perf_counter() - start
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=3, help="SGNS runs per implementation (means are reported)")
+    ap.add_argument("--epochs", type=int, default=15, help="SGNS epochs")
+    ap.add_argument("--glove-epochs", type=int, default=25, help="GloVe iterations")
+    ap.add_argument("--dim", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=2, help="threads for gensim and for ours")
+    ap.add_argument("--gensim-input", choices=("sentences", "stream"), default="sentences",
+                    help="gensim reads the PTB sentences (its usual input) or exactly our token stream "
+                         "(</s> included, windows crossing sentences, in 10,000-token pieces)")
+    ap.add_argument("--skip-sgns", action="store_true")
+    ap.add_argument("--skip-glove", action="store_true")
+    ap.add_argument("--skip-lm", action="store_true", help="do not score the next-word models")
+    ap.add_argument("--save-vectors", metavar="DIR", help="also write our first-seed SGNS and GloVe vectors there")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    args = ap.parse_args(argv)
+
+    from corpus import load_splits
+    from embeddings.language_model import glove_language_model, sgns_language_model
+    from embeddings.vectors import save_vectors
+
+    splits = load_splits()
+    out = {"machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}, "settings": vars(args)}
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
+    log(f"PTB train: {splits.train.n_tokens:,} tokens (</s> included), |V| = {len(splits.vocab):,}; "
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    ladder = [unigram_test(splits), kn_bigram_test(splits)]
+
+    if not args.skip_sgns:
+        rows, first_model = [], None
+        if args.gensim_input == "stream":
+            from embeddings.gensim_backend import stream_pieces
+
+            gensim_input = stream_pieces(splits.train)
+        else:
+            gensim_input = splits.sentences["train"]
+        for seed in range(1, args.seeds + 1):
+            rows.append(run_gensim(gensim_input, args, seed))
+            log(_fmt_row(rows[-1]))
+            model, row = run_ours_sgns(splits.train, args, seed)
+            rows.append(row)
+            log(_fmt_row(rows[-1]))
+            first_model = first_model or model
+        g = [r for r in rows if r["impl"] == "gensim"]
+        o = [r for r in rows if r["impl"] == "perplex"]
+        summary = {k: {"gensim": mean(g, k), "perplex": mean(o, k)} for k in
+                   ("ws353_spearman", "simlex_spearman", "analogy_accuracy", "seconds", "words_per_second")}
+        summary["speed_ratio"] = summary["words_per_second"]["perplex"] / summary["words_per_second"]["gensim"]
+        summary["within_0.03"] = all(abs(summary[k]["perplex"] - summary[k]["gensim"]) <= 0.03
+                                     for k in ("ws353_spearman", "simlex_spearman"))
+        out["sgns"] = {"runs": rows, "mean": summary, "issue_reference_gensim": GENSIM_ISSUE}
+        log("")
+        log(f"SGNS, mean of {args.seeds} seed(s)     gensim   perplex   (issue: gensim)")
+        for k in ("ws353_spearman", "simlex_spearman", "analogy_accuracy"):
+            log(f"  {k:<28} {summary[k]['gensim']:7.3f}   {summary[k]['perplex']:7.3f}   ({GENSIM_ISSUE[k]})")
+        log(f"  {'seconds':<28} {summary['seconds']['gensim']:7.1f}   {summary['seconds']['perplex']:7.1f}   "
+            f"({GENSIM_ISSUE['seconds']}, idle)")
+        log(f"  {'tokens/s':<28} {summary['words_per_second']['gensim']:7.0f}   "
+            f"{summary['words_per_second']['perplex']:7.0f}")
+        log(f"  speed ratio perplex/gensim: {summary['speed_ratio']:.2f}; Spearman within 0.03: {summary['within_0.03']}")
+        if args.save_vectors:
+            save_vectors(first_model.keyed_vectors(), os.path.join(args.save_vectors, "ptb_sgns.bin"))
+        if not args.skip_lm:
+            ladder += language_model_rows(sgns_language_model, first_model, splits)
+
+    if not args.skip_glove:
+        from embeddings.config import GloVeConfig
+        from embeddings.glove import GloVe
+
+        model = GloVe(GloVeConfig(dim=args.dim, window=10, epochs=args.glove_epochs, workers=args.workers)).fit(
+            splits.train)
+        res = {"seconds": model.seconds_, "seconds_per_iteration": model.seconds_per_epoch_, "nnz": model.nnz_,
+               "cpu_us_per_nnz_wall": 1e6 * model.seconds_per_epoch_ / model.nnz_,
+               "cooccurrence_seconds": model.cooccurrence_seconds_, "final_loss": model.losses_[-1],
+               **scores(model.keyed_vectors())}
+        res["speed_ratio_vs_C"] = GLOVE_C["seconds_per_iteration"] / res["seconds_per_iteration"]
+        res["at_least_C_quality"] = all(res[k] >= GLOVE_C[k] for k in
+                                        ("ws353_spearman", "simlex_spearman", "analogy_accuracy"))
+        out["glove"] = {"perplex": res, "reference_C": GLOVE_C}
+        log("")
+        log("GloVe (25 iterations)             C ref.   perplex")
+        for k in ("ws353_spearman", "simlex_spearman", "analogy_accuracy"):
+            log(f"  {k:<30} {GLOVE_C[k]:7.3f}   {res[k]:7.3f}")
+        log(f"  {'s/iteration':<30} {GLOVE_C['seconds_per_iteration']:7.2f}   {res['seconds_per_iteration']:7.2f}"
+            f"   (C: idle machine)")
+        log(f"  {'non-zeros':<30} {GLOVE_C['nnz']:7.2g}   {res['nnz']:7.3g}")
+        log(f"  speed ratio vs C: {res['speed_ratio_vs_C']:.2f}x per iteration; "
+            f"co-occurrence counting {res['cooccurrence_seconds']:.1f} s")
+        if args.save_vectors:
+            save_vectors(model.keyed_vectors(), os.path.join(args.save_vectors, "ptb_glove.bin"))
+        if not args.skip_lm:
+            ladder += language_model_rows(glove_language_model, model, splits)
+
+    out["ladder"] = [r.record() for r in ladder]
+    out["machine"]["load_average_at_end"] = os.getloadavg()
+    if args.json:
+        print(json.dumps(out, indent=2, default=float))
+    else:
+        from eval import format_table
+
+        print()
+        print(format_table(ladder))
+        for r in ladder:
+            if "temperature" in r.extra:
+                print(f"{r.model} {r.split}: temperature {r.extra['temperature']:.3f} fitted on valid")
+    return 0
+
+
+def _fmt_row(r: dict) -> str:
+    return (f"{r['impl']:<8} seed {r['seed']}: {r['seconds']:6.1f} s, {r['words_per_second']:9,.0f} tokens/s, "
+            f"WS353 {r['ws353_spearman']:.3f}, SimLex {r['simlex_spearman']:.3f}, "
+            f"analogies {r['analogy_accuracy']:.2%} of {r['analogy_covered']:,}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
