@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from attention.checkpoint import last_path, save_checkpoint
+from attention.checkpoint import last_path, read_checkpoint, save_checkpoint
 from attention.device import autocast, grad_scaler
 from attention.model import TransformerLM
 from attention.scoring import TransformerScorer
@@ -138,6 +138,9 @@ class Trainer:
     on_step : callable, optional
         Called as ``on_step(trainer)`` after every optimisation step (tests use
         it to simulate an interruption).
+    report : bool
+        Print one line per evaluation to stderr (for runs logged to a file,
+        where no progress bar is shown).
     """
 
     def __init__(
@@ -150,11 +153,12 @@ class Trainer:
         log_path: str | os.PathLike | None = None,
         progress: bool = False,
         on_step: Callable[["Trainer"], None] | None = None,
+        report: bool = False,
     ):
         self.model, self.vocab, self.config, self.device = model.to(device), vocab, config, device
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.log_path = Path(log_path) if log_path is not None else None
-        self.progress, self.on_step = progress, on_step
+        self.progress, self.on_step, self.report = progress, on_step, report
         self.optimizer = make_optimizer(model, config)
         self.scaler = grad_scaler(device)
         # Training state (all of it goes into the resumable checkpoint).
@@ -251,6 +255,11 @@ class Trainer:
                 save_checkpoint(self.checkpoint, self.model, self.vocab)
         record["best"] = improved
         self.history.append(record)
+        if self.report:
+            scores = ", ".join(f"{k[:-11]} PPL {v:.2f}" for k, v in record.items() if k.endswith("_perplexity"))
+            print(f"[{record['minutes']:.2f} min, epoch {record['epoch']:.2f}, step {record['step']}] "
+                  f"train loss {record['train_loss']:.3f}, {scores}, {record['tokens_per_s']:,.0f} tokens/s"
+                  f"{' (best)' if improved else ''}", file=sys.stderr, flush=True)
         self._save_last()
         if self.log_path is not None:
             with atomic_write(self.log_path, "w") as f:
@@ -338,6 +347,9 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+        if self.best_state is None and self.checkpoint is not None and self.checkpoint.exists():
+            # A resumed run that did not improve on valid: the best model is the one saved before.
+            self.best_state = read_checkpoint(self.checkpoint)["model"]
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         self.model.eval()

@@ -15,7 +15,7 @@ Two parts, in one run:
    Kneser-Ney 5-gram reference (KenLM: 141.186).
 
     python bench/bench_transformer.py --minutes 10
-    python bench/bench_transformer.py --minutes 30 --json > transformer30.json
+    python bench/bench_transformer.py --minutes 30 --json runs/transformer30.json
     python bench/bench_transformer.py --speed-only
 """
 
@@ -164,7 +164,7 @@ def quality(splits, device, args):
                          eval_stride=args.stride, **train_kw)
     Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(model, splits.vocab, config, device, args.checkpoint, f"{args.checkpoint}.log.json",
-                      progress=sys.stderr.isatty())
+                      progress=sys.stderr.isatty(), report=not sys.stderr.isatty())
     wall = time.perf_counter()
     trainer.fit(splits.train, splits.corpora["valid"], track={"test": splits.corpora["test"]})
     wall = time.perf_counter() - wall
@@ -208,7 +208,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", default="runs/bench_transformer.pt", help="where the quality run's model goes")
-    p.add_argument("--json", action="store_true", help="also write all figures as JSON to stdout at the end")
+    p.add_argument("--json", metavar="FILE", help="also write every figure (speed rows, curve, test records) as JSON to FILE")
     v = p.add_argument_group("variants of the quality run (default: the default configuration)")
     v.add_argument("--layers", type=int)
     v.add_argument("--d-model", type=int)
@@ -236,7 +236,9 @@ def main(argv=None) -> int:
         out["test"] = [r.record() | {"context": trainer.model.config.context, "stride": s} for s, r in finals.items()]
         out["kenlm_5gram_test_perplexity"] = KENLM_5GRAM_TEST_PPL
     if args.json:
-        print(json.dumps(out, indent=1))
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1))
+        print(f"figures written to {args.json}")
     return 0
 
 

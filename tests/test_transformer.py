@@ -334,10 +334,17 @@ def test_cli_trains_evaluates_and_prints_json(run_cli, toy_files, tmp_path):
         assert key in records[1]
     assert records[1]["context"] == 16 and records[1]["stride"] == 8
     assert ckpt.exists() and last_path(ckpt).exists() and (tmp_path / "c.pt.log.json").exists()
+    assert "valid PPL" in err and "tokens/s" in err  # one line per evaluation on stderr (no terminal here)
+    # --resume of a finished run: restores model, optimizer and clock from c.pt.last, trains no further
+    code, out2, err = run_cli("transformer", "--train", toy_files / "train.txt", "--valid", toy_files / "valid.txt",
+                              "--test", toy_files / "test.txt", "--resume", "--checkpoint", ckpt, "--json")
+    assert code == 0, err
+    again = json.loads(out2)[1]
+    assert again["steps"] == records[1]["steps"] and again["perplexity"] == pytest.approx(records[1]["perplexity"])
     # --eval-only with a shorter window and a table
     code, out, _ = run_cli("transformer", "--train", toy_files / "train.txt", "--test", toy_files / "test.txt",
-                           "--eval-only", "--checkpoint", ckpt, "--context", 8, "--stride", 2)
-    assert code == 0 and "context 8 tokens, stride 2" in out
+                           "--eval-only", "--checkpoint", ckpt, "--context", 8, "--stride", 2, "--prediction-entropy")
+    assert code == 0 and "context 8 tokens, stride 2" in out and "mean pred. H" in out
     code, out, err = run_cli("attention", "the cat sat", "--model", ckpt, "--out", tmp_path / "maps", "--json")
     assert code == 0, err
     assert len(json.loads(out)) == 2 and (tmp_path / "maps" / "attention_layer1_head2.png").exists()
