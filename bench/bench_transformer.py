@@ -41,6 +41,7 @@ from attention.train import TrainConfig, Trainer, make_optimizer, set_seed  # no
 from attention.windows import epoch_starts, gather_windows, shifted_inputs  # noqa: E402
 from corpus import load_splits  # noqa: E402
 from eval import evaluate  # noqa: E402
+from perplex.fileio import atomic_write  # noqa: E402
 
 KENLM_5GRAM_TEST_PPL = 141.186  # modified Kneser-Ney 5-gram, KenLM lmplz, same ids (issue 4)
 PUBLISHED = "published PTB test perplexities: KN 5-gram 141.2, small LSTM ~114, medium LSTM with dropout ~82"
@@ -237,7 +238,8 @@ def main(argv=None) -> int:
         out["kenlm_5gram_test_perplexity"] = KENLM_5GRAM_TEST_PPL
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=1))
+        with atomic_write(args.json, "w") as f:
+            json.dump(out, f, indent=1)
         print(f"figures written to {args.json}")
     return 0
 
