@@ -83,7 +83,7 @@ def register(sub) -> None:
     t.add_argument("--lr", type=_float_positive, default=2e-3, help="peak AdamW learning rate")
     t.add_argument("--warmup", type=float, default=0.05, help="share of the budget for the linear warm-up before the cosine decay")
     t.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices")
-    t.add_argument("--eval-every", type=_float_positive, default=2.0, help="score valid every this many training minutes")
+    t.add_argument("--eval-every", type=_float_positive, default=2.0, help="score valid every this many training minutes (with --epochs alone: after every epoch)")
     t.add_argument("--seed", type=int, default=0, help="random seed (runs with --epochs repeat exactly on a CPU)")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where to train and score (CUDA runs in mixed precision)")

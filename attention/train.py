@@ -9,9 +9,11 @@ The loop is fetch → forward → backward → clip → step (minGPT's trainer):
   ``get_lr``), both as shares of the budget; the budget is ``minutes`` of training time, ``epochs``, or
   whichever ends first;
 * the gradient norm is clipped; on CUDA the forward pass runs in mixed precision;
-* every ``eval_every_minutes`` of training time (and at the end) the model is
-  scored on valid; the best model is kept (``PATH``), the latest resumable
-  state too (``PATH.last``), and the curve goes to a JSON log;
+* every ``eval_every_minutes`` of training time (with an epoch budget alone:
+  after every epoch, so the chosen model does not depend on the clock), and
+  at the end, the model is scored on valid; the best model is kept
+  (``PATH``), the latest resumable state too (``PATH.last``), and the curve
+  goes to a JSON log;
 * an interruption (Ctrl-C) writes the resumable state first; ``resume``
   continues from it with the same windows, dropout masks and schedule.
 
@@ -61,7 +63,7 @@ class TrainConfig:
     epochs: int | None = None  # stop after this many passes over the training stream
     minutes: float | None = None  # stop after this much training time; None with epochs None -> 10
     seed: int = 0
-    eval_every_minutes: float = 2.0  # score valid (and tracked splits) this often, in training time
+    eval_every_minutes: float = 2.0  # score valid (and tracked splits) this often, in training time (minutes budget)
     eval_stride: int = 0  # stride of those evaluations; 0 = the context (disjoint windows, cheapest)
 
     def __post_init__(self):
@@ -333,11 +335,13 @@ class Trainer:
                         self.on_step(self)
                     if self._done():
                         break
-                    if self.train_seconds >= next_eval:
+                    if c.minutes is not None and self.train_seconds >= next_eval:
                         self._evaluate(valid, track)
                         next_eval += c.eval_every_minutes * 60.0
                 else:
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                    if c.minutes is None and not self._done():
+                        self._evaluate(valid, track)  # epoch budget: at epoch ends, so the best model is reproducible
             self._evaluate(valid, track)
         except KeyboardInterrupt:
             if self.checkpoint is not None:

@@ -153,11 +153,12 @@ def _weights(model):
 
 
 def test_seed_reproducibility_on_cpu(toy):
-    vocab, train, _, _ = toy
+    vocab, train, valid, _ = toy
     runs = []
     for seed in (0, 0, 1):
         model = _model(vocab, seed=seed, dropout=0.1)
-        Trainer(model, vocab, TrainConfig(batch_size=4, epochs=1, seed=seed, warmup=0.1), CPU).fit(train)
+        trainer = Trainer(model, vocab, TrainConfig(batch_size=4, epochs=2, seed=seed, warmup=0.1), CPU).fit(train, valid)
+        assert [r["epoch"] for r in trainer.history] == [1.0, 2.0]  # an epoch budget evaluates after each epoch
         runs.append(_weights(model))
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
     assert not all(torch.equal(runs[0][k], runs[2][k]) for k in runs[0])
