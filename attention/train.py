@@ -74,6 +74,8 @@ class TrainConfig:
             (self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (self.epochs is None or self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
             (self.minutes is None or self.minutes > 0, f"--minutes must be positive, got {self.minutes}"),
+            (self.weight_decay >= 0, f"--weight-decay must be at least 0, got {self.weight_decay}"),
+            (self.grad_clip > 0, f"the gradient clipping norm must be positive, got {self.grad_clip}"),
             (0.0 <= self.warmup < 1.0, f"--warmup is a share of the budget in [0, 1), got {self.warmup}"),
             (self.eval_every_minutes > 0, f"--eval-every must be positive, got {self.eval_every_minutes}"),
         ]

@@ -403,6 +403,9 @@ def test_cli_bad_input(run_cli, toy_files, tmp_path, toy):
     if not torch.cuda.is_available():
         _one_line_error(*run_cli("transformer", *data, *tiny, "--device", "cuda", "--checkpoint", tmp_path / "k.pt")[::2],
                         "no CUDA GPU")
+    _one_line_error(*run_cli("transformer", *data, *tiny, "--d-ff", -4)[::2], "--d-ff must be positive")
+    _one_line_error(*run_cli("transformer", *data, *tiny, "--weight-decay", -1)[::2], "--weight-decay")
+    _one_line_error(*run_cli("transformer", *data, *tiny, "--cutoffs", "9,3")[::2], "--cutoffs")
     with pytest.raises(SystemExit) as usage:  # argparse: a usage error, status 2
         run_cli("transformer", "--heads", "0")
     assert usage.value.code == 2
