@@ -14,8 +14,9 @@ The loop is fetch → forward → backward → clip → step (minGPT's trainer):
   at the end, the model is scored on valid; the best model is kept
   (``PATH``), the latest resumable state too (``PATH.last``), and the curve
   goes to a JSON log;
-* an interruption (Ctrl-C) writes the resumable state first; ``resume``
-  continues from it with the same windows, dropout masks and schedule.
+* an interruption (Ctrl-C, or SIGTERM from ``kill`` or a job scheduler) writes
+  the resumable state first; ``resume`` continues from it with the same
+  windows, dropout masks and schedule.
 
 Training time excludes evaluation and checkpoint writing, so "minutes" means
 minutes of optimisation.  With ``epochs`` the run is reproducible from
@@ -28,7 +29,9 @@ import copy
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -301,6 +304,7 @@ class Trainer:
         bar = _progress_bar(c, self.progress, self.train_seconds, self.step)
         self.model.train()
         rng_state = torch.get_rng_state()
+        previous_handler = _sigterm_as_interrupt()
         try:
             while not self._done():
                 starts = epoch_starts(n, mc.context, c.seed, self.epoch)
@@ -353,6 +357,8 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
         if self.best_state is None and self.checkpoint is not None and self.checkpoint.exists():
             # A resumed run that did not improve on valid: the best model is the one saved before.
             self.best_state = read_checkpoint(self.checkpoint)["model"]
@@ -360,6 +366,21 @@ class Trainer:
             self.model.load_state_dict(self.best_state)
         self.model.eval()
         return self
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C during training, so a killed run saves its state.
+
+    Returns the previous handler (None when not in the main thread, where
+    Python cannot install signal handlers).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def _progress_bar(config: TrainConfig, enabled: bool, seconds_done: float, steps_done: int):

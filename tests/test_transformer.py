@@ -188,6 +188,24 @@ def test_interrupted_run_resumes_exactly(toy, tmp_path):
     assert all(torch.equal(uninterrupted[k], resumed_model.state_dict()[k]) for k in uninterrupted)
 
 
+def test_sigterm_saves_the_resumable_state(toy, tmp_path):
+    import os
+    import signal
+
+    vocab, train, _, _ = toy
+    ckpt = tmp_path / "t.pt"
+
+    def terminate(trainer):
+        if trainer.step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(_model(vocab), vocab, TrainConfig(batch_size=4, epochs=1), CPU, checkpoint=ckpt, on_step=terminate).fit(train)
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is restored
+    assert load_checkpoint(last_path(ckpt), vocab=vocab)[2]["train"]["step"] == 4
+
+
 def test_time_budget_and_best_checkpoint(toy, tmp_path):
     vocab, train, valid, _ = toy
     ckpt = tmp_path / "best.pt"
