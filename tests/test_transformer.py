@@ -243,6 +243,8 @@ def test_checkpoint_round_trip_and_errors(toy, tmp_path):
     text = tmp_path / "model.arpa"
     text.write_text("\\data\\\nngram 1=3\n")
     assert not is_checkpoint(text) and not is_checkpoint(tmp_path / "missing.pt")
+    np.savez(tmp_path / "ngram.npz", counts=np.arange(3))  # also a zip archive, but not torch's
+    assert not is_checkpoint(tmp_path / "ngram.npz")
     with pytest.raises(PerplexError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "missing.pt")
 
