@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 from pathlib import Path
 
 import torch
@@ -114,14 +115,21 @@ def load_checkpoint(
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:
-    """True if ``path`` looks like a Transformer checkpoint rather than a text (ARPA) model.
+    """True if ``path`` looks like a Transformer checkpoint rather than another model file.
 
-    It checks the zip signature ``torch.save`` writes, not the content, so a
-    damaged checkpoint still counts as one and loading it then says what is
-    wrong (instead of being misread as a broken ARPA file).  A missing file is False.
+    ``torch.save`` writes a zip archive holding ``<name>/data.pkl``; an ARPA
+    file is text and a numpy ``.npz`` is a zip of ``.npy`` entries, so both
+    are False, as is a missing file.  A zip too damaged to list counts as a
+    checkpoint, so that loading it says what is wrong.
     """
     try:
         with open(path, "rb") as f:
-            return f.read(4) == ZIP_MAGIC
+            if f.read(4) != ZIP_MAGIC:
+                return False
     except OSError:
         return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name == "data.pkl" or name.endswith("/data.pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return True

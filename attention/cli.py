@@ -83,7 +83,7 @@ def register(sub) -> None:
     t.add_argument("--lr", type=_float_positive, default=2e-3, help="peak AdamW learning rate")
     t.add_argument("--warmup", type=float, default=0.05, help="share of the budget for the linear warm-up before the cosine decay")
     t.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices")
-    t.add_argument("--eval-every", type=_float_positive, default=2.0, help="score valid every this many training minutes")
+    t.add_argument("--eval-every", type=_float_positive, default=2.0, help="score valid every this many training minutes (with --epochs alone: after every epoch)")
     t.add_argument("--seed", type=int, default=0, help="random seed (runs with --epochs repeat exactly on a CPU)")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where to train and score (CUDA runs in mixed precision)")
@@ -97,6 +97,8 @@ def register(sub) -> None:
     e.add_argument("--stride", type=positive_int, default=None,
                    help="sliding-window stride for the final scores (default context/2): every token is "
                         "predicted once, with at least context - stride tokens of context")
+    e.add_argument("--prediction-entropy", action="store_true",
+                   help="also report the mean entropy of the predicted distributions (one full distribution per token)")
     e.add_argument("--json", action="store_true", help="print JSON records (CONVENTIONS.md) instead of a table")
     p.set_defaults(run=run_transformer)
 
@@ -141,7 +143,7 @@ def _build_trainer(args, splits, device):
         if "train" not in state:
             raise PerplexError(f"{last_path(args.checkpoint)} holds no training state; start a new run without --resume")
         trainer = Trainer(model, splits.vocab, TrainConfig.from_dict(state["train"]["config"]), device,
-                          args.checkpoint, log, progress)
+                          args.checkpoint, log, progress, report=not progress)
         trainer.load_state_dict(state["train"])
         return trainer
     model_config, train_config = _configs(args, len(splits.vocab))
@@ -154,7 +156,7 @@ def _build_trainer(args, splits, device):
         model.init_embeddings(vectors, found)
         print(f"embeddings: {int(found.sum()):,} of {len(found):,} words initialised from {args.init_embeddings}",
               file=sys.stderr)
-    return Trainer(model, splits.vocab, train_config, device, args.checkpoint, log, progress)
+    return Trainer(model, splits.vocab, train_config, device, args.checkpoint, log, progress, report=not progress)
 
 
 def run_transformer(args) -> int:
@@ -186,7 +188,7 @@ def run_transformer(args) -> int:
               "device": str(device)}
     results = []
     for name in splits.eval_names():
-        result = evaluate(scorer, splits.corpora[name], name)
+        result = evaluate(scorer, splits.corpora[name], name, prediction_entropy=args.prediction_entropy)
         result.extra.update(extra)
         results.append(result)
     if not results:

@@ -61,6 +61,8 @@ class TransformerConfig:
             (self.d_model >= 1 and self.n_heads >= 1, f"--d-model and --heads must be positive, got {self.d_model} and {self.n_heads}"),
             (self.d_model % max(self.n_heads, 1) == 0,
              f"--heads {self.n_heads} does not divide --d-model {self.d_model}; choose a number of heads that divides it"),
+            (self.d_ff >= 1, f"--d-ff must be positive (or 0 for 4 x d-model), got {self.d_ff}"),
+            (self.div_value > 1.0, f"the adaptive softmax div_value must exceed 1, got {self.div_value}"),
             (0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}"),
             (self.positional in ("learned", "sinusoidal"), f"--positional must be learned or sinusoidal, got {self.positional!r}"),
             (self.output in ("adaptive", "full"), f"--output must be adaptive or full, got {self.output!r}"),

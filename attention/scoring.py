@@ -19,7 +19,6 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from attention.device import autocast
 from attention.model import TransformerLM
 from attention.windows import gather_windows, shifted_inputs, sliding_windows
 from corpus.encoded import EncodedCorpus
@@ -32,6 +31,9 @@ LOG10_E = 1.0 / math.log(10.0)
 
 class TransformerScorer:
     """Scores a corpus with a trained :class:`TransformerLM` (implements ``eval.DistributionModel``).
+
+    Scoring runs in float32 on every device (no mixed precision), so a
+    perplexity does not depend on where it was computed beyond rounding.
 
     Parameters
     ----------
@@ -105,8 +107,7 @@ class TransformerScorer:
         out = []
         try:
             for inputs, targets, scored in self._windows(corpus, self.batch_size):
-                with autocast(self.device):
-                    lp = self.model.target_log_prob(inputs, targets)  # (W, L), nats
+                lp = self.model.target_log_prob(inputs, targets)  # (W, L), nats
                 out.append(lp.double().cpu().numpy()[scored])
         finally:
             self.model.train(was_training)
@@ -120,8 +121,7 @@ class TransformerScorer:
         windows = max(1, batch_size // self.stride)
         try:
             for inputs, _, scored in self._windows(corpus, windows):
-                with autocast(self.device):
-                    lp = self.model.log_prob(inputs)  # (W, L, |V|)
+                lp = self.model.log_prob(inputs)  # (W, L, |V|)
                 yield lp.double().exp().cpu().numpy()[scored]
         finally:
             self.model.train(was_training)

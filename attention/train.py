@@ -9,11 +9,14 @@ The loop is fetch → forward → backward → clip → step (minGPT's trainer):
   ``get_lr``), both as shares of the budget; the budget is ``minutes`` of training time, ``epochs``, or
   whichever ends first;
 * the gradient norm is clipped; on CUDA the forward pass runs in mixed precision;
-* every ``eval_every_minutes`` of training time (and at the end) the model is
-  scored on valid; the best model is kept (``PATH``), the latest resumable
-  state too (``PATH.last``), and the curve goes to a JSON log;
-* an interruption (Ctrl-C) writes the resumable state first; ``resume``
-  continues from it with the same windows, dropout masks and schedule.
+* every ``eval_every_minutes`` of training time (with an epoch budget alone:
+  after every epoch, so the chosen model does not depend on the clock), and
+  at the end, the model is scored on valid; the best model is kept
+  (``PATH``), the latest resumable state too (``PATH.last``), and the curve
+  goes to a JSON log;
+* an interruption (Ctrl-C, or SIGTERM from ``kill`` or a job scheduler) writes
+  the resumable state first; ``resume`` continues from it with the same
+  windows, dropout masks and schedule.
 
 Training time excludes evaluation and checkpoint writing, so "minutes" means
 minutes of optimisation.  With ``epochs`` the run is reproducible from
@@ -26,7 +29,9 @@ import copy
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -35,7 +40,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from attention.checkpoint import last_path, save_checkpoint
+from attention.checkpoint import last_path, read_checkpoint, save_checkpoint
 from attention.device import autocast, grad_scaler
 from attention.model import TransformerLM
 from attention.scoring import TransformerScorer
@@ -61,7 +66,7 @@ class TrainConfig:
     epochs: int | None = None  # stop after this many passes over the training stream
     minutes: float | None = None  # stop after this much training time; None with epochs None -> 10
     seed: int = 0
-    eval_every_minutes: float = 2.0  # score valid (and tracked splits) this often, in training time
+    eval_every_minutes: float = 2.0  # score valid (and tracked splits) this often, in training time (minutes budget)
     eval_stride: int = 0  # stride of those evaluations; 0 = the context (disjoint windows, cheapest)
 
     def __post_init__(self):
@@ -72,6 +77,8 @@ class TrainConfig:
             (self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (self.epochs is None or self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
             (self.minutes is None or self.minutes > 0, f"--minutes must be positive, got {self.minutes}"),
+            (self.weight_decay >= 0, f"--weight-decay must be at least 0, got {self.weight_decay}"),
+            (self.grad_clip > 0, f"the gradient clipping norm must be positive, got {self.grad_clip}"),
             (0.0 <= self.warmup < 1.0, f"--warmup is a share of the budget in [0, 1), got {self.warmup}"),
             (self.eval_every_minutes > 0, f"--eval-every must be positive, got {self.eval_every_minutes}"),
         ]
@@ -138,6 +145,9 @@ class Trainer:
     on_step : callable, optional
         Called as ``on_step(trainer)`` after every optimisation step (tests use
         it to simulate an interruption).
+    report : bool
+        Print one line per evaluation to stderr (for runs logged to a file,
+        where no progress bar is shown).
     """
 
     def __init__(
@@ -150,11 +160,12 @@ class Trainer:
         log_path: str | os.PathLike | None = None,
         progress: bool = False,
         on_step: Callable[["Trainer"], None] | None = None,
+        report: bool = False,
     ):
         self.model, self.vocab, self.config, self.device = model.to(device), vocab, config, device
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.log_path = Path(log_path) if log_path is not None else None
-        self.progress, self.on_step = progress, on_step
+        self.progress, self.on_step, self.report = progress, on_step, report
         self.optimizer = make_optimizer(model, config)
         self.scaler = grad_scaler(device)
         # Training state (all of it goes into the resumable checkpoint).
@@ -251,6 +262,11 @@ class Trainer:
                 save_checkpoint(self.checkpoint, self.model, self.vocab)
         record["best"] = improved
         self.history.append(record)
+        if self.report:
+            scores = ", ".join(f"{k[:-11]} PPL {v:.2f}" for k, v in record.items() if k.endswith("_perplexity"))
+            print(f"[{record['minutes']:.2f} min, epoch {record['epoch']:.2f}, step {record['step']}] "
+                  f"train loss {record['train_loss']:.3f}, {scores}, {record['tokens_per_s']:,.0f} tokens/s"
+                  f"{' (best)' if improved else ''}", file=sys.stderr, flush=True)
         self._save_last()
         if self.log_path is not None:
             with atomic_write(self.log_path, "w") as f:
@@ -288,6 +304,7 @@ class Trainer:
         bar = _progress_bar(c, self.progress, self.train_seconds, self.step)
         self.model.train()
         rng_state = torch.get_rng_state()
+        previous_handler = _sigterm_as_interrupt()
         try:
             while not self._done():
                 starts = epoch_starts(n, mc.context, c.seed, self.epoch)
@@ -324,11 +341,13 @@ class Trainer:
                         self.on_step(self)
                     if self._done():
                         break
-                    if self.train_seconds >= next_eval:
+                    if c.minutes is not None and self.train_seconds >= next_eval:
                         self._evaluate(valid, track)
                         next_eval += c.eval_every_minutes * 60.0
                 else:
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                    if c.minutes is None and not self._done():
+                        self._evaluate(valid, track)  # epoch budget: at epoch ends, so the best model is reproducible
             self._evaluate(valid, track)
         except KeyboardInterrupt:
             if self.checkpoint is not None:
@@ -338,10 +357,30 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
+        if self.best_state is None and self.checkpoint is not None and self.checkpoint.exists():
+            # A resumed run that did not improve on valid: the best model is the one saved before.
+            self.best_state = read_checkpoint(self.checkpoint)["model"]
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         self.model.eval()
         return self
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C during training, so a killed run saves its state.
+
+    Returns the previous handler (None when not in the main thread, where
+    Python cannot install signal handlers).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def _progress_bar(config: TrainConfig, enabled: bool, seconds_done: float, steps_done: int):

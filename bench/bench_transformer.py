@@ -15,7 +15,7 @@ Two parts, in one run:
    Kneser-Ney 5-gram reference (KenLM: 141.186).
 
     python bench/bench_transformer.py --minutes 10
-    python bench/bench_transformer.py --minutes 30 --json > transformer30.json
+    python bench/bench_transformer.py --minutes 30 --json runs/transformer30.json
     python bench/bench_transformer.py --speed-only
 """
 
@@ -41,6 +41,7 @@ from attention.train import TrainConfig, Trainer, make_optimizer, set_seed  # no
 from attention.windows import epoch_starts, gather_windows, shifted_inputs  # noqa: E402
 from corpus import load_splits  # noqa: E402
 from eval import evaluate  # noqa: E402
+from perplex.fileio import atomic_write  # noqa: E402
 
 KENLM_5GRAM_TEST_PPL = 141.186  # modified Kneser-Ney 5-gram, KenLM lmplz, same ids (issue 4)
 PUBLISHED = "published PTB test perplexities: KN 5-gram 141.2, small LSTM ~114, medium LSTM with dropout ~82"
@@ -66,24 +67,30 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_steps(model, x, context, batch_size, device, steps, burn_in=3):
-    """Seconds per training step and per output-layer forward+backward (mean over ``steps``)."""
-    config = TrainConfig(batch_size=batch_size)
-    opt = make_optimizer(model, config)
-    starts = epoch_starts(len(x) - 1, context, 0, 0)
-    model.train()
-    step_times, out_times = [], []
-    for i in range(burn_in + steps):
-        inp, tgt = gather_windows(x, starts[i * batch_size: (i + 1) * batch_size], context)
-        inp, tgt = torch.from_numpy(inp).to(device), torch.from_numpy(tgt).to(device)
+class StepTimer:
+    """Times training steps of one model, and its output layer's forward + backward alone."""
+
+    def __init__(self, model, x, context, batch_size, device):
+        self.model, self.x, self.context, self.batch_size, self.device = model, x, context, batch_size, device
+        self.optimizer = make_optimizer(model, TrainConfig(batch_size=batch_size))
+        self.starts = epoch_starts(len(x) - 1, context, 0, 0)
+        self.i = 0
+        self.step_times, self.output_times = [], []
+
+    def step(self, record: bool = True) -> None:
+        model, device = self.model, self.device
+        model.train()
+        s = self.starts[self.i * self.batch_size: (self.i + 1) * self.batch_size]
+        self.i += 1
+        inp, tgt = (torch.from_numpy(a).to(device) for a in gather_windows(self.x, s, self.context))
         _sync(device)
         t0 = time.perf_counter()
         with autocast(device):
             loss = model.loss(inp, tgt)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
         _sync(device)
         t1 = time.perf_counter()
         # The output layer alone, on hidden states of the same shape.
@@ -98,26 +105,33 @@ def time_steps(model, x, context, batch_size, device, steps, burn_in=3):
         _sync(device)
         t3 = time.perf_counter()
         model.zero_grad(set_to_none=True)
-        if i >= burn_in:
-            step_times.append(t1 - t0)
-            out_times.append(t3 - t2)
-    return float(np.median(step_times)), float(np.median(out_times))
+        if record:
+            self.step_times.append(t1 - t0)
+            self.output_times.append(t3 - t2)
 
 
-def speed(splits, device, steps, batch_size):
+def speed(splits, device, steps, batch_size, burn_in=2):
+    """The three output layers timed in turns (one step each per round), so that a
+    machine whose load changes during the run affects all three alike."""
     x = shifted_inputs(splits.train.ids)
-    rows = []
-    for label in ("adaptive (ours, tied head)", "adaptive (torch peer, untied)", "full softmax (tied)"):
+    labels = ("adaptive (ours, tied head)", "adaptive (torch peer, untied)", "full softmax (tied)")
+    timers = []
+    for label in labels:
         set_seed(0)
         base = TransformerConfig(vocab_size=len(splits.vocab), output="full" if label.startswith("full") else "adaptive")
         model = TransformerLM(base)
         if "peer" in label:
             model.output = TorchAdaptive(base)
-        model.to(device)
-        step_s, out_s = time_steps(model, x, base.context, batch_size, device, steps)
-        tokens = batch_size * base.context
-        rows.append({"output_layer": label, "parameters": model.n_parameters(), "ms_per_step": 1000 * step_s,
-                     "tokens_per_s": tokens / step_s, "output_ms": 1000 * out_s, "output_share": out_s / step_s})
+        timers.append(StepTimer(model.to(device), x, base.context, batch_size, device))
+    for r in range(burn_in + steps):
+        for timer in timers:
+            timer.step(record=r >= burn_in)
+    rows = []
+    for label, t in zip(labels, timers):
+        step_s, out_s = float(np.median(t.step_times)), float(np.median(t.output_times))
+        rows.append({"output_layer": label, "parameters": t.model.n_parameters(), "ms_per_step": 1000 * step_s,
+                     "tokens_per_s": batch_size * t.context / step_s, "output_ms": 1000 * out_s,
+                     "output_share": out_s / step_s})
     return rows
 
 
@@ -133,14 +147,25 @@ def print_speed(rows, device):
           f"ours / full softmax = {ours['tokens_per_s'] / full['tokens_per_s']:.2f}x")
 
 
+def model_config(splits, args) -> TransformerConfig:
+    """The default configuration, with the overrides given on the command line."""
+    overrides = {"n_layers": args.layers, "d_model": args.d_model, "n_heads": args.heads, "dropout": args.dropout,
+                 "output": args.output}
+    kw = {k: v for k, v in overrides.items() if v is not None}
+    if args.no_tie:
+        kw["tie_embeddings"] = False
+    return TransformerConfig(vocab_size=len(splits.vocab), **kw)
+
+
 def quality(splits, device, args):
     set_seed(args.seed)
-    model = TransformerLM(TransformerConfig(vocab_size=len(splits.vocab)))
+    model = TransformerLM(model_config(splits, args))
+    train_kw = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
     config = TrainConfig(minutes=args.minutes, seed=args.seed, eval_every_minutes=args.eval_every,
-                         eval_stride=args.stride)
+                         eval_stride=args.stride, **train_kw)
     Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(model, splits.vocab, config, device, args.checkpoint, f"{args.checkpoint}.log.json",
-                      progress=sys.stderr.isatty())
+                      progress=sys.stderr.isatty(), report=not sys.stderr.isatty())
     wall = time.perf_counter()
     trainer.fit(splits.train, splits.corpora["valid"], track={"test": splits.corpora["test"]})
     wall = time.perf_counter() - wall
@@ -152,8 +177,12 @@ def quality(splits, device, args):
 
 
 def print_quality(trainer, finals, wall, args):
-    print(f"\n== quality: default configuration, {args.minutes:g} training minutes "
-          f"({wall / 60:.1f} min wall clock with evaluations), seed {args.seed} ==")
+    c, t = trainer.model.config, trainer.config
+    print(f"\n== quality: {args.minutes:g} training minutes ({wall / 60:.1f} min wall clock with evaluations), "
+          f"seed {args.seed} ==")
+    print(f"model: {c.n_layers} layers, d_model {c.d_model}, {c.n_heads} heads, context {c.context}, dropout {c.dropout}, "
+          f"{c.output} softmax{' (tied)' if c.tie_embeddings else ''}, {trainer.model.n_parameters():,} parameters; "
+          f"AdamW lr {t.lr}, batch {t.batch_size}, warm-up {t.warmup:.0%} then cosine to {t.min_lr_ratio} x lr")
     print(f"{'minutes':>7} {'epochs':>6} {'tokens/s':>9} {'train loss':>10} {'valid PPL':>10} {'test PPL':>9}")
     for r in trainer.history:
         print(f"{r['minutes']:>7.2f} {r['epoch']:>6.2f} {r['tokens_per_s']:>9,.0f} {r['train_loss']:>10.3f} "
@@ -174,13 +203,22 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=float, default=10.0, help="training-time budget of the quality run")
     p.add_argument("--eval-every", type=float, default=2.0, help="training minutes between curve points")
     p.add_argument("--stride", type=int, default=64, help="sliding-window stride of the test scores")
-    p.add_argument("--speed-steps", type=int, default=10, help="timed steps per output layer (after 3 burn-in steps)")
+    p.add_argument("--speed-steps", type=int, default=10, help="timed steps per output layer (after 2 burn-in steps; the layers take turns)")
     p.add_argument("--speed-only", action="store_true", help="skip the quality run")
     p.add_argument("--skip-speed", action="store_true", help="skip the speed comparison")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", default="runs/bench_transformer.pt", help="where the quality run's model goes")
-    p.add_argument("--json", action="store_true", help="also write all figures as JSON to stdout at the end")
+    p.add_argument("--json", metavar="FILE", help="also write every figure (speed rows, curve, test records) as JSON to FILE")
+    v = p.add_argument_group("variants of the quality run (default: the default configuration)")
+    v.add_argument("--layers", type=int)
+    v.add_argument("--d-model", type=int)
+    v.add_argument("--heads", type=int)
+    v.add_argument("--dropout", type=float)
+    v.add_argument("--output", choices=["adaptive", "full"])
+    v.add_argument("--no-tie", action="store_true")
+    v.add_argument("--batch-size", type=int)
+    v.add_argument("--lr", type=float)
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     splits = load_splits()
@@ -199,7 +237,10 @@ def main(argv=None) -> int:
         out["test"] = [r.record() | {"context": trainer.model.config.context, "stride": s} for s, r in finals.items()]
         out["kenlm_5gram_test_perplexity"] = KENLM_5GRAM_TEST_PPL
     if args.json:
-        print(json.dumps(out, indent=1))
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+        print(f"figures written to {args.json}")
     return 0
 
 
