@@ -77,7 +77,8 @@ def _perplexity_from_log10(total_log10: float, n: int) -> tuple[float, float]:
     if math.isinf(total_log10):
         return math.inf, math.inf
     h = -total_log10 * LOG2_10 / n
-    return h, 2.0**h
+    # 2**h overflows a float past h = 1024 bits: such a model is as good as infinitely wrong.
+    return h, 2.0**h if h < 1024 else math.inf
 
 
 def summarize(log10: np.ndarray, corpus: EncodedCorpus, model: str, split: str) -> Evaluation:

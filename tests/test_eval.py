@@ -82,3 +82,9 @@ def test_vocabulary_mismatch_is_refused(toy):
     other = Vocabulary.build([["x"]])
     with pytest.raises(PerplexError, match="vocabulary"):
         evaluate(UniformModel(other), corpus)
+
+
+def test_absurd_cross_entropy_gives_infinite_perplexity_not_an_error(toy):
+    vocab, corpus = toy
+    r = summarize(np.full(5, -400.0), corpus, "broken", "test")  # 1,329 bits per token
+    assert r.cross_entropy_bits > 1024 and r.perplexity == math.inf and r.zero_prob_tokens == 0
