@@ -6,10 +6,11 @@ u_o against K noise words u_k, maximising
 
     log sigma(v . u_o) + sum_k log sigma(-v . u_k)                     (Mikolov et al. 2013, eq. 4)
 
-which is exactly the update of word2vec's and gensim's skip-gram kernel (there, too,
+the objective of word2vec's and gensim's skip-gram kernel (there, too,
 ``syn0[context]`` predicts ``syn1neg[centre]``).  The training stream is
 ``corpus.ids`` (``</s>`` after each sentence, as the other models of perplex read
-it), with, as in word2vec:
+it; windows run across sentence ends, so ``</s>`` gets vectors too), with, as in
+word2vec:
 
 * subsampling: a word of relative frequency z is kept with probability
   min(1, (sqrt(z / t) + 1) t / z) (word2vec.c; t = ``sample``), drawn anew each epoch,
