@@ -69,43 +69,14 @@ def mean(rows, key):
     return sum(r[key] for r in rows) / len(rows)
 
 
-def unigram_test(splits):
-    """Unigram MLE on the same vocabulary (every PTB test word is in it): the ladder's first rung."""
-    import numpy as np
+def ngram_test(splits, smoothing: str, order: int, label: str):
+    """A rung of the n-gram ladder from lm/, scored on the same test tokens."""
+    from eval import evaluate
+    from lm import train
 
-    from eval import summarize
-
-    counts = np.bincount(splits.train.ids, minlength=len(splits.vocab)).astype(float)
-    p = counts / counts.sum()
-    with np.errstate(divide="ignore"):
-        log10 = np.log10(p[splits.corpora["test"].ids])
-    return summarize(log10, splits.corpora["test"], "unigram (MLE)", "test")
-
-
-def kn_bigram_test(splits):
-    """Interpolated Kneser-Ney bigram over the same stream and contexts (the previous token,
-    ``</s>`` at sentence starts), as a second rung: a reference computed here, lm/ has the
-    toolkit's n-gram models.  P(w|c) = max(n(c,w) - D, 0)/n(c) + D N1+(c.)/n(c) P_cont(w),
-    P_cont(w) = N1+(.w)/N1+(..), D = n1/(n1 + 2 n2) (Chen & Goodman 1999)."""
-    import numpy as np
-    import scipy.sparse as sp
-
-    from embeddings.language_model import previous_tokens
-    from eval import summarize
-
-    V = len(splits.vocab)
-    train, test = splits.train, splits.corpora["test"]
-    counts = sp.coo_matrix((np.ones(train.n_tokens), (previous_tokens(train), train.ids)), shape=(V, V)).tocsr()
-    counts.sum_duplicates()
-    n1, n2 = (counts.data == 1).sum(), (counts.data == 2).sum()
-    D = n1 / (n1 + 2 * n2)
-    context_total = np.asarray(counts.sum(1)).ravel()
-    followers = np.diff(counts.indptr)  # N1+(c .)
-    p_cont = np.bincount(counts.indices, minlength=V) / counts.nnz  # N1+(. w) / N1+(. .)
-    c, w = previous_tokens(test), test.ids
-    n_cw = np.asarray(counts[c, w]).ravel()
-    p = np.maximum(n_cw - D, 0) / context_total[c] + D * followers[c] / context_total[c] * p_cont[w]
-    return summarize(np.log10(p), test, "bigram (interpolated KN)", "test")
+    result = evaluate(train(splits.train, smoothing, order), splits.corpora["test"], "test")
+    result.model = label
+    return result
 
 
 def language_model_rows(make, model, splits) -> list:
@@ -149,7 +120,7 @@ def main(argv=None) -> int:
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
     log(f"PTB train: {splits.train.n_tokens:,} tokens (</s> included), |V| = {len(splits.vocab):,}; "
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    ladder = [unigram_test(splits), kn_bigram_test(splits)]
+    ladder = [ngram_test(splits, "mle", 1, "unigram (MLE)"), ngram_test(splits, "ikn", 2, "bigram (interpolated KN)")]
 
     if not args.skip_sgns:
         rows, first_model = [], None

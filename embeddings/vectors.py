@@ -73,15 +73,6 @@ def save_vectors(kv, path: str | os.PathLike, binary: bool | None = None) -> Non
         else:
             for word, row in zip(kv.index_to_key, vectors):
                 out.write((word + " " + " ".join(map(str, row)) + "\n").encode("utf-8"))
-    _readable_like_new_files(path)
-
-
-def _readable_like_new_files(path: str | os.PathLike) -> None:
-    """Give the file the permissions ``open()`` would (0666 minus the umask): the atomic
-    writer's temporary file is created private (0600), which would hide shared vectors."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def sniff_format(path: str | os.PathLike) -> str:
