@@ -68,7 +68,10 @@ class NgramModel:
     def corpus_states(self, corpus: EncodedCorpus) -> np.ndarray:
         """The state before each of the N tokens of ``corpus``: shape (N, order - 1)."""
         _, pos, pred = self.stream_positions(corpus)
-        return np.stack([pos[m - 1][pred - 1] for m in range(1, self.order)], axis=1) if self.order > 1 else np.zeros((len(pred), 0), np.int64)
+        if self.order == 1:
+            return np.zeros((len(pred), 0), np.int64)
+        # The history of the token at stream position p ends at p - 1.
+        return np.stack([pos[m - 1][pred - 1] for m in range(1, self.order)], axis=1)
 
     def initial_state(self, batch: int) -> np.ndarray:
         """The state right after ``<s>``."""
