@@ -66,13 +66,11 @@ class AdditiveModel(NgramModel):
         c_h = np.zeros(len(pred))
         for n in np.unique(k):
             sel = np.flatnonzero(k == n)
-            idx = pos[n - 1][pred[sel]]
-            c_hw[sel] = np.where(idx >= 0, self.trie.counts[n - 1][np.maximum(idx, 0)], 0)
+            c_hw[sel] = _take(self.trie.counts[n - 1], pos[n - 1][pred[sel]])
             if n == 1:
                 c_h[sel] = self.context_total[0][0]
             else:
-                ctx = pos[n - 2][pred[sel] - 1]
-                c_h[sel] = np.where(ctx >= 0, self.context_total[n - 1][np.maximum(ctx, 0)], 0)
+                c_h[sel] = _take(self.context_total[n - 1], pos[n - 2][pred[sel] - 1])
         with np.errstate(divide="ignore"):
             return np.log10(self._prob(c_hw, c_h))
 
@@ -107,3 +105,12 @@ class AdditiveModel(NgramModel):
             r = rows[which]
             probs[r, self.trie.last_word(m + 1)[entry]] = self._prob(self.trie.counts[m][entry].astype(float), c_h[r])
         return probs
+
+
+def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """values[index] as floats, 0 where the index is negative (an unseen n-gram or context;
+    the table itself may be empty)."""
+    out = np.zeros(len(index))
+    seen = index >= 0
+    out[seen] = values[index[seen]]
+    return out

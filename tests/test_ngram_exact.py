@@ -171,3 +171,15 @@ def test_fallback_discounts_on_repetitive_data_still_sum_to_one():
     message = str(record[0].message)
     assert "D1=0.5 D2=1 D3+=1.5" in message and "order 3" in message
     assert np.allclose(model.distributions(model.initial_state(1)).sum(), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("smoothing", ["mle", "laplace", "kn"])
+def test_training_on_empty_sentences_only(smoothing):
+    # Found by hypothesis: no n-gram of order >= 2 except "<s> </s>", none of order 3.
+    sents = [[], []]
+    vocab = Vocabulary.build(sents)
+    model = quiet_train(encode(sents, vocab), smoothing, 3)
+    lp = model.log10_probs(encode([[], ["x"]], vocab))
+    assert lp.shape == (3,)
+    if smoothing != "mle":
+        assert np.allclose(model.distributions(model.corpus_states(encode([["x"]], vocab))).sum(axis=1), 1.0)
