@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from perplex.cli_common import Formatter, add_data_options, load_data, positive_int, print_results, progress_enabled
+from perplex.cli_common import (Formatter, add_data_options, load_data, positive_float, positive_int, print_results,
+                                 progress_enabled)
 from perplex.errors import PerplexError
 
 DEFAULT_CHECKPOINT = "runs/transformer.pt"
@@ -34,15 +35,6 @@ example:
   python cli.py attention "the stock market fell" --out attention_maps
 """
 
-
-def _float_positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
 
 
 def _cutoffs(text: str) -> tuple[int, ...]:
@@ -77,13 +69,13 @@ def register(sub) -> None:
                         "their size must equal --d-model)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=positive_int, default=None, help="passes over the training stream")
-    t.add_argument("--minutes", type=_float_positive, default=None,
+    t.add_argument("--minutes", type=positive_float, default=None,
                    help="training-time budget (default 10 when --epochs is not given; with both, whichever ends first)")
     t.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
-    t.add_argument("--lr", type=_float_positive, default=2e-3, help="peak AdamW learning rate")
+    t.add_argument("--lr", type=positive_float, default=2e-3, help="peak AdamW learning rate")
     t.add_argument("--warmup", type=float, default=0.05, help="share of the budget for the linear warm-up before the cosine decay")
     t.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices")
-    t.add_argument("--eval-every", type=_float_positive, default=2.0, help="score valid every this many training minutes (with --epochs alone: after every epoch)")
+    t.add_argument("--eval-every", type=positive_float, default=2.0, help="score valid every this many training minutes (with --epochs alone: after every epoch)")
     t.add_argument("--seed", type=int, default=0, help="random seed (runs with --epochs repeat exactly on a CPU)")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where to train and score (CUDA runs in mixed precision)")

@@ -6,11 +6,10 @@ torch, gensim and matplotlib are imported only inside the handlers.
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 
-from perplex.cli_common import Formatter, PerplexError, add_data_options, positive_int, print_results, progress_enabled
+from perplex.cli_common import (Formatter, PerplexError, add_data_options, non_negative_float, positive_float,
+                                 positive_int, print_results, progress_enabled)
 
 DEFAULT_VECTORS = "vectors.bin"
 METHOD_DEFAULTS = {  # options whose default depends on --method (word2vec's and GloVe's own)
@@ -19,21 +18,6 @@ METHOD_DEFAULTS = {  # options whose default depends on --method (word2vec's and
 }
 
 
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 EMBED_HELP = """\

@@ -91,8 +91,6 @@ class BilinearNextWordModel:
     # -- the LanguageModel protocol --------------------------------------------------
     def log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:
         """log10 P(token | previous token) for the N tokens (float64, shape (N,))."""
-        import torch
-
         check_vocabulary(self, corpus)
         prev = previous_tokens(corpus)
         target = np.asarray(corpus.ids, np.int64)

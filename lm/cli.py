@@ -3,12 +3,12 @@ saved model on a test set) and ``generate`` (sample sentences)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 import warnings
 
-from perplex.cli_common import Formatter, add_data_options, load_data, positive_int, print_results, progress_enabled
+from perplex.cli_common import (Formatter, add_data_options, load_data, non_negative_float, positive_int,
+                                 print_results, progress_enabled)
 from perplex.errors import PerplexError
 
 NGRAM_HELP = """\
@@ -31,15 +31,6 @@ examples:
   python cli.py ngram --train corpus.txt --split 80/10/10 --tokenize --lowercase
 """
 
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
 
 
 def register(sub) -> None:

@@ -51,6 +51,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     """--train/--valid/--test/--split/--tokenize/--lowercase/--min-count/--max-vocab."""
     g = parser.add_argument_group(
@@ -101,4 +120,5 @@ def progress_enabled() -> bool:
 
 
 __all__ = ["Parser", "Formatter", "add_data_options", "load_data", "print_results", "positive_int",
+           "positive_float", "non_negative_float",
            "parse_split", "progress_enabled", "PerplexError"]

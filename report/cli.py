@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from perplex.cli_common import Formatter, add_data_options, load_data
+from perplex.cli_common import Formatter, add_data_options, load_data, positive_float
+
 
 HELP = """\
 Run the pipeline and write OUT/report.md and a self-contained OUT/report.html
@@ -28,7 +29,7 @@ def register(sub) -> None:
                        formatter_class=Formatter)
     p.add_argument("--out", default="report", metavar="DIR", help="folder for report.md, report.html, figures and cache")
     p.add_argument("--quick", action="store_true", help="small orders and short budgets (under 10 minutes); the report says so")
-    p.add_argument("--transformer-minutes", type=float, default=None, metavar="M",
+    p.add_argument("--transformer-minutes", type=positive_float, default=None, metavar="M",
                    help="training budget of each Transformer run (default: 1 with --quick, else 10)")
     add_data_options(p)
     p.set_defaults(run=run_report)
