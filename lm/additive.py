@@ -43,13 +43,6 @@ class AdditiveModel(NgramModel):
         ]
         self.info = {"alpha": self.alpha}
 
-    @classmethod
-    def estimate(cls, corpus: EncodedCorpus, order: int, alpha: float, trie: NgramTrie | None = None, progress=None) -> "AdditiveModel":
-        """Count ``corpus`` (unless ``trie`` already holds its counts) and build the model."""
-        if not np.isfinite(alpha) or alpha < 0:
-            raise PerplexError(f"--alpha must be a number >= 0 (0 is MLE, 1 is Laplace), got {alpha}")
-        return cls(corpus.vocab, trie or NgramTrie.count(corpus, order, progress), alpha)
-
     def _prob(self, c_hw: np.ndarray, c_h: np.ndarray) -> np.ndarray:
         V = len(self.vocab)
         num = c_hw + self.alpha

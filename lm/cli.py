@@ -101,8 +101,6 @@ def run_ngram(args) -> int:
     from lm import save_model, train, write_arpa
 
     warnings.showwarning = _warn_one_line
-    if args.alpha is not None and args.smoothing != "addk":
-        raise PerplexError(f"--alpha applies to --smoothing addk only (got --smoothing {args.smoothing})")
     if args.arpa and args.smoothing not in ("kn", "mkn", "ikn"):
         raise PerplexError("--arpa writes backoff models (kn, mkn, ikn); MLE and add-k are not backoff models, use --save")
     for target in (args.arpa, args.save):

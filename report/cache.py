@@ -8,7 +8,6 @@ files are written atomically.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Callable
@@ -73,10 +72,8 @@ class ResultCache:
             arrays[f"s{i}"] = e.sentence_log10
             arrays[f"n{i}"] = e.sentence_tokens
             arrays[f"t{i}"] = e.token_log10
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
         with atomic_write(path, "wb") as f:
-            f.write(buf.getvalue())
+            np.savez(f, **arrays)
 
     @staticmethod
     def _load(path: Path) -> tuple[list[Evaluation], dict]:
