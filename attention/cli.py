@@ -73,7 +73,11 @@ def register(sub) -> None:
                    help="training-time budget (default 10 when --epochs is not given; with both, whichever ends first)")
     t.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
     t.add_argument("--lr", type=positive_float, default=2e-3, help="peak AdamW learning rate")
-    t.add_argument("--warmup", type=float, default=0.05, help="share of the budget for the linear warm-up before the cosine decay")
+    t.add_argument("--warmup", type=float, default=0.15,
+                   help="share of the budget for the linear warm-up (default %(default)s)")
+    t.add_argument("--decay", type=float, default=0.4,
+                   help="share of the budget, at its end, for the cosine decay to 1%% of --lr; before it the "
+                        "learning rate stays at its peak (default %(default)s; 1 = cosine right after the warm-up)")
     t.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices")
     t.add_argument("--eval-every", type=positive_float, default=2.0, help="score valid every this many training minutes (with --epochs alone: after every epoch)")
     t.add_argument("--seed", type=int, default=0, help="random seed (runs with --epochs repeat exactly on a CPU)")
@@ -114,7 +118,7 @@ def _configs(args, vocab_size: int):
         cutoffs=args.cutoffs, tie_embeddings=not args.no_tie,
     )
     train = TrainConfig(
-        batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, weight_decay=args.weight_decay,
+        batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, decay=args.decay, weight_decay=args.weight_decay,
         epochs=args.epochs, minutes=args.minutes, seed=args.seed, eval_every_minutes=args.eval_every,
     )
     return model, train

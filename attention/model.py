@@ -33,7 +33,7 @@ class TransformerConfig:
     """The architecture (saved inside every checkpoint).
 
     The defaults are the fast CPU configuration chosen by measurement (see
-    docs/sections/transformer.md): small and shallow, with an adaptive softmax
+    README, "Transformer"): small and shallow, with an adaptive softmax
     because the output layer dominates the cost on a CPU.
     """
 

@@ -182,7 +182,7 @@ def print_quality(trainer, finals, wall, args):
           f"seed {args.seed} ==")
     print(f"model: {c.n_layers} layers, d_model {c.d_model}, {c.n_heads} heads, context {c.context}, dropout {c.dropout}, "
           f"{c.output} softmax{' (tied)' if c.tie_embeddings else ''}, {trainer.model.n_parameters():,} parameters; "
-          f"AdamW lr {t.lr}, batch {t.batch_size}, warm-up {t.warmup:.0%} then cosine to {t.min_lr_ratio} x lr")
+          f"AdamW lr {t.lr}, batch {t.batch_size}, warm-up {t.warmup:.0%}, peak until {1 - t.decay:.0%}, then cosine to {t.min_lr_ratio} x lr")
     print(f"{'minutes':>7} {'epochs':>6} {'tokens/s':>9} {'train loss':>10} {'valid PPL':>10} {'test PPL':>9}")
     for r in trainer.history:
         print(f"{r['minutes']:>7.2f} {r['epoch']:>6.2f} {r['tokens_per_s']:>9,.0f} {r['train_loss']:>10.3f} "

@@ -138,13 +138,21 @@ def test_ptb_test_token_count_matches_the_ngram_models(ptb):
 
 
 def test_learning_rate_schedule():
-    c = TrainConfig(lr=1.0, warmup=0.2, min_lr_ratio=0.1, epochs=1)
+    c = TrainConfig(lr=1.0, warmup=0.2, decay=1.0, min_lr_ratio=0.1, epochs=1)
     assert learning_rate(c, 0.0) == pytest.approx(0.01)  # the first step: lr / 100
     assert learning_rate(c, 0.1) == pytest.approx(0.5)  # halfway through the warm-up
     assert learning_rate(c, 0.2) == pytest.approx(1.0)  # cosine starts at the peak
     assert learning_rate(c, 0.6) == pytest.approx(0.1 + 0.45)  # halfway through the decay: floor + (peak - floor) / 2
     assert learning_rate(c, 1.0) == pytest.approx(0.1)
     assert learning_rate(c, 1.5) == pytest.approx(0.1)
+    # warmup-stable-decay: the peak holds until the last `decay` share of the budget
+    w = TrainConfig(lr=1.0, warmup=0.1, decay=0.4, min_lr_ratio=0.1, epochs=1)
+    assert learning_rate(w, 0.05) == pytest.approx(0.5)
+    assert learning_rate(w, 0.3) == learning_rate(w, 0.6) == pytest.approx(1.0)
+    assert learning_rate(w, 0.8) == pytest.approx(0.1 + 0.45)  # halfway through the decay
+    assert learning_rate(w, 1.0) == pytest.approx(0.1)
+    with pytest.raises(PerplexError, match="--decay"):
+        TrainConfig(decay=0.0)
     assert TrainConfig().minutes == 10.0  # no budget given: 10 minutes
 
 
