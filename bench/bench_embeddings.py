@@ -7,11 +7,13 @@
   are scored by the same evaluation code (which matches gensim's own, see the tests).
 * GloVe: ours (dim 100, window 10, x_max 100, alpha 0.75, 25 iterations, W + W~) next
   to the figures the reference C code (stanfordnlp/GloVe) gave on this machine, quoted
-  from issue 3 (the C code is not run here).
+  from issue 3, and, with ``--glove-bin DIR``, next to the C code run in the same
+  benchmark on the same sentences, seeds and threads (see bench/glove_reference.py).
 * The next-word models both methods define, scored by ``eval/`` on PTB test (temperature
   fitted on valid), next to the unigram model of the same vocabulary.
 
     python bench/bench_embeddings.py                  # everything, 3 seeds (~15-25 min)
+    python bench/bench_embeddings.py --skip-sgns --glove-bin ~/GloVe/build
     python bench/bench_embeddings.py --seeds 1 --skip-glove --json
 
 Timings depend on the load of the machine: run it when nothing else runs, or read the
@@ -27,6 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/glove_reference.py
 
 # stanfordnlp/GloVe C code on PTB train with the settings above, as reported in issue 3.
 GLOVE_C = {"ws353_spearman": 0.157, "simlex_spearman": 0.095, "analogy_accuracy": 0.013,
@@ -95,7 +98,7 @@ def language_model_rows(make, model, splits) -> list:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=3, help="SGNS runs per implementation (means are reported)")
+    ap.add_argument("--seeds", type=int, default=3, help="SGNS and GloVe runs per implementation (means are reported)")
     ap.add_argument("--epochs", type=int, default=15, help="SGNS epochs")
     ap.add_argument("--glove-epochs", type=int, default=25, help="GloVe iterations")
     ap.add_argument("--dim", type=int, default=100)
@@ -105,6 +108,9 @@ def main(argv=None) -> int:
                          "(</s> included, windows crossing sentences, in 10,000-token pieces)")
     ap.add_argument("--skip-sgns", action="store_true")
     ap.add_argument("--skip-glove", action="store_true")
+    ap.add_argument("--glove-bin", metavar="DIR",
+                    help="folder with the reference GloVe C tools (vocab_count, cooccur, shuffle, glove) built from "
+                         "github.com/stanfordnlp/GloVe: run them beside ours on the same sentences and seeds")
     ap.add_argument("--skip-lm", action="store_true", help="do not score the next-word models")
     ap.add_argument("--save-vectors", metavar="DIR", help="also write our first-seed SGNS and GloVe vectors there")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -159,32 +165,11 @@ def main(argv=None) -> int:
             ladder += language_model_rows(sgns_language_model, first_model, splits)
 
     if not args.skip_glove:
-        from embeddings.config import GloVeConfig
-        from embeddings.glove import GloVe
-
-        model = GloVe(GloVeConfig(dim=args.dim, window=10, epochs=args.glove_epochs, workers=args.workers)).fit(
-            splits.train)
-        res = {"seconds": model.seconds_, "seconds_per_iteration": model.seconds_per_epoch_, "nnz": model.nnz_,
-               "cpu_us_per_nnz_wall": 1e6 * model.seconds_per_epoch_ / model.nnz_,
-               "cooccurrence_seconds": model.cooccurrence_seconds_, "final_loss": model.losses_[-1],
-               **scores(model.keyed_vectors())}
-        res["speed_ratio_vs_C"] = GLOVE_C["seconds_per_iteration"] / res["seconds_per_iteration"]
-        res["at_least_C_quality"] = all(res[k] >= GLOVE_C[k] for k in
-                                        ("ws353_spearman", "simlex_spearman", "analogy_accuracy"))
-        out["glove"] = {"perplex": res, "reference_C": GLOVE_C}
-        log("")
-        log("GloVe (25 iterations)             C ref.   perplex")
-        for k in ("ws353_spearman", "simlex_spearman", "analogy_accuracy"):
-            log(f"  {k:<30} {GLOVE_C[k]:7.3f}   {res[k]:7.3f}")
-        log(f"  {'s/iteration':<30} {GLOVE_C['seconds_per_iteration']:7.2f}   {res['seconds_per_iteration']:7.2f}"
-            f"   (C: idle machine)")
-        log(f"  {'non-zeros':<30} {GLOVE_C['nnz']:7.2g}   {res['nnz']:7.3g}")
-        log(f"  speed ratio vs C: {res['speed_ratio_vs_C']:.2f}x per iteration; "
-            f"co-occurrence counting {res['cooccurrence_seconds']:.1f} s")
+        glove_first = run_glove_section(splits, args, out, log)
         if args.save_vectors:
-            save_vectors(model.keyed_vectors(), os.path.join(args.save_vectors, "ptb_glove.bin"))
+            save_vectors(glove_first.keyed_vectors(), os.path.join(args.save_vectors, "ptb_glove.bin"))
         if not args.skip_lm:
-            ladder += language_model_rows(glove_language_model, model, splits)
+            ladder += language_model_rows(glove_language_model, glove_first, splits)
 
     out["ladder"] = [r.record() for r in ladder]
     out["machine"]["load_average_at_end"] = os.getloadavg()
@@ -199,6 +184,67 @@ def main(argv=None) -> int:
             if "temperature" in r.extra:
                 print(f"{r.model} {r.split}: temperature {r.extra['temperature']:.3f} fitted on valid")
     return 0
+
+
+GLOVE_KEYS = ("ws353_spearman", "simlex_spearman", "analogy_accuracy", "seconds_per_iteration")
+
+
+def run_glove_section(splits, args, out, log):
+    """Ours (and the C code when --glove-bin is given) for each seed; returns our first model."""
+    from embeddings.config import GloVeConfig
+    from embeddings.glove import GloVe
+
+    rows, first = [], None
+    tmp = prepared = None
+    if args.glove_bin:
+        import glove_reference as ref
+
+        tmp = ref.workdir()
+        prepared = ref.prepare(args.glove_bin, splits.sentences["train"], 10, tmp.name)
+    try:
+        for seed in range(1, args.seeds + 1):
+            model = GloVe(GloVeConfig(dim=args.dim, window=10, epochs=args.glove_epochs, workers=args.workers,
+                                      seed=seed)).fit(splits.train)
+            first = first or model
+            rows.append({"impl": "perplex", "seed": seed, "seconds": model.seconds_,
+                         "seconds_per_iteration": model.seconds_per_epoch_, "nnz": model.nnz_,
+                         "cooccurrence_seconds": model.cooccurrence_seconds_, "final_loss": model.losses_[-1],
+                         **scores(model.keyed_vectors())})
+            log(_fmt_glove_row(rows[-1]))
+            if prepared is not None:
+                kv, seconds = ref.train(args.glove_bin, prepared, args.dim, args.glove_epochs, args.workers, seed)
+                rows.append({"impl": "C", "seed": seed, "seconds": seconds,
+                             "seconds_per_iteration": seconds / args.glove_epochs, "nnz": prepared["nnz"],
+                             "cooccurrence_seconds": prepared["cooccurrence_seconds"], **scores(kv)})
+                log(_fmt_glove_row(rows[-1]))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    ours = {k: mean([r for r in rows if r["impl"] == "perplex"], k) for k in GLOVE_KEYS}
+    c_rows = [r for r in rows if r["impl"] == "C"]
+    c_here = {k: mean(c_rows, k) for k in GLOVE_KEYS} if c_rows else None
+    ours["speed_ratio_vs_C_issue"] = GLOVE_C["seconds_per_iteration"] / ours["seconds_per_iteration"]
+    ours["at_least_C_issue_quality"] = all(ours[k] >= GLOVE_C[k] for k in GLOVE_KEYS[:3])
+    if c_here:
+        ours["speed_ratio_vs_C_here"] = c_here["seconds_per_iteration"] / ours["seconds_per_iteration"]
+        ours["at_least_C_here_quality"] = all(ours[k] >= c_here[k] for k in GLOVE_KEYS[:3])
+    out["glove"] = {"runs": rows, "mean": {"perplex": ours, "C_this_run": c_here}, "reference_C_issue": GLOVE_C}
+    log("")
+    log(f"GloVe, {args.glove_epochs} iterations, mean of {args.seeds} seed(s)   C (issue)   C (this run)   perplex")
+    for k in GLOVE_KEYS:
+        here = f"{c_here[k]:12.3f}" if c_here else f"{'-':>12}"
+        log(f"  {k:<36} {GLOVE_C[k]:9.3f}   {here}   {ours[k]:7.3f}")
+    log(f"  non-zeros: ours {first.nnz_:,}" + (f", C {prepared['nnz']:,}" if prepared else "") +
+        f"; co-occurrence counting {first.cooccurrence_seconds_:.1f} s")
+    log(f"  speed per iteration: {ours['speed_ratio_vs_C_issue']:.2f}x the C code's idle time in the issue" +
+        (f", {ours['speed_ratio_vs_C_here']:.2f}x the C code in this run" if c_here else ""))
+    return first
+
+
+def _fmt_glove_row(r: dict) -> str:
+    return (f"GloVe {r['impl']:<8} seed {r['seed']}: {r['seconds_per_iteration']:6.2f} s/iteration, "
+            f"WS353 {r['ws353_spearman']:.3f}, SimLex {r['simlex_spearman']:.3f}, "
+            f"analogies {r['analogy_accuracy']:.2%} of {r['analogy_covered']:,}")
 
 
 def _fmt_row(r: dict) -> str:

@@ -53,6 +53,8 @@ def register(sub) -> None:
                    help="sgns: starting learning rate, decayed linearly (0.025); glove: AdaGrad eta (0.05)")
     g.add_argument("--x-max", type=positive_float, default=100.0, help="glove: f(x) = min(1, (x/x_max)^alpha)")
     g.add_argument("--alpha", type=positive_float, default=0.75, help="glove: the exponent of f")
+    g.add_argument("--adagrad", choices=("row", "element"), default="row",
+                   help="glove: one AdaGrad sum per vector and bias (fast, same vectors) or per coordinate (glove.c)")
     g.add_argument("--seed", type=int, default=1, help="random seed")
     g.add_argument("--workers", type=positive_int, default=2,
                    help="Hogwild training threads (1 = deterministic result for a seed)")
@@ -154,7 +156,7 @@ def build_trainer(args):
         from embeddings.glove import GloVe
 
         return GloVe(GloVeConfig(dim=args.dim, window=window, epochs=epochs, x_max=args.x_max, alpha=args.alpha,
-                                 eta=lr, seed=args.seed, workers=args.workers, device=device))
+                                 eta=lr, adagrad=args.adagrad, seed=args.seed, workers=args.workers, device=device))
     config = SGNSConfig(dim=args.dim, window=window, negative=args.negative, sample=args.sample, epochs=epochs,
                         alpha=lr, seed=args.seed, workers=args.workers, device=device)
     if args.backend == "gensim":

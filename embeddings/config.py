@@ -52,8 +52,10 @@ class GloVeConfig:
     epochs: int = 25  # the C code's "iterations"
     x_max: float = 100.0  # f(x) = min(1, (x / x_max)^alpha)
     alpha: float = 0.75
-    eta: float = 0.05  # AdaGrad's initial learning rate
+    eta: float = 0.05  # AdaGrad's initial learning rate of the vectors
+    bias_eta: float = 1.0  # ... and of the biases (glove.c scales only the vectors' gradients by eta)
     grad_clip: float = 100.0  # |f(x) * error| is clipped here, as in GloVe's glove.c
+    adagrad: str = "row"  # "row": one squared-gradient sum per vector and bias; "element": per coordinate (glove.c)
     batch_size: int = 4096  # non-zeros per vectorized update (larger ones fall out of the CPU cache)
     workers: int = 2  # Hogwild threads (1 = deterministic)
     seed: int = 1
@@ -61,8 +63,10 @@ class GloVeConfig:
 
     def __post_init__(self):
         _check_positive("glove", dim=self.dim, window=self.window, epochs=self.epochs, x_max=self.x_max,
-                        alpha=self.alpha, eta=self.eta, grad_clip=self.grad_clip, batch_size=self.batch_size,
+                        alpha=self.alpha, eta=self.eta, bias_eta=self.bias_eta, grad_clip=self.grad_clip, batch_size=self.batch_size,
                         workers=self.workers)
+        if self.adagrad not in ("row", "element"):
+            raise PerplexError(f"glove: adagrad must be 'row' or 'element', got {self.adagrad!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
