@@ -55,6 +55,7 @@ class GloVeConfig:
     eta: float = 0.05  # AdaGrad's initial learning rate of the vectors
     bias_eta: float = 1.0  # ... and of the biases (glove.c scales only the vectors' gradients by eta)
     grad_clip: float = 100.0  # |f(x) * error| is clipped here, as in GloVe's glove.c
+    eos_pairs: bool = True  # pair </s> with the words beside it (the next-word model needs it); False: glove.c's X
     adagrad: str = "row"  # "row": one squared-gradient sum per vector and bias; "element": per coordinate (glove.c)
     batch_size: int = 4096  # non-zeros per vectorized update (larger ones fall out of the CPU cache)
     workers: int = 2  # Hogwild threads (1 = deterministic)

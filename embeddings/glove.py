@@ -52,7 +52,8 @@ from embeddings.training import check_trainable, progress_bar
 from perplex.errors import PerplexError
 
 
-def cooccurrence(ids: np.ndarray, vocab_size: int, window: int, boundary: int | None = None):
+def cooccurrence(ids: np.ndarray, vocab_size: int, window: int, boundary: int | None = None,
+                 boundary_pairs: bool = True):
     """Symmetric co-occurrence counts with 1/distance weights.
 
     Parameters
@@ -68,6 +69,9 @@ def cooccurrence(ids: np.ndarray, vocab_size: int, window: int, boundary: int | 
         ``cooccur.c`` (which restarts its window at each newline); the separator itself
         still pairs with the words on both sides of it, and so marks where sentences start
         and end.
+    boundary_pairs : bool
+        False drops the separator's own pairs too: X is then exactly what ``cooccur.c``
+        counts on the same text written one sentence per line.
 
     Returns
     -------
@@ -84,9 +88,11 @@ def cooccurrence(ids: np.ndarray, vocab_size: int, window: int, boundary: int | 
     X = sp.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
     for d in range(1, min(window, len(ids) - 1) + 1):  # one vectorized pass per distance
         left, right = ids[:-d], ids[d:]
-        if boundary is not None and d > 1:
+        if boundary is not None and (d > 1 or not boundary_pairs):
             p = np.arange(len(left))
             inside = seps[p + d] == seps[p + 1]
+            if not boundary_pairs:
+                inside &= (left != boundary) & (right != boundary)
             left, right = left[inside], right[inside]
         weight = np.full(len(left), 1.0 / d)
         # coo -> csr sums the duplicate (i, j) entries.
@@ -152,7 +158,7 @@ class GloVe:
         check_trainable(ids, cfg.window)
         vocab_size = len(corpus.vocab)
         start = time.perf_counter()
-        X = cooccurrence(ids, vocab_size, cfg.window, corpus.vocab.eos_id).tocoo()
+        X = cooccurrence(ids, vocab_size, cfg.window, corpus.vocab.eos_id, cfg.eos_pairs).tocoo()
         self.cooccurrence_seconds_ = time.perf_counter() - start
         self.cooccurrence_ = X.tocsr()
         device = torch.device(cfg.device)

@@ -239,6 +239,10 @@ class SGNS:
         w_in = ((torch.rand(vocab_size, cfg.dim, generator=gen) - 0.5) / cfg.dim).to(device)
         w_out = torch.zeros(vocab_size, cfg.dim, device=device)
 
+        # The updates of a batch are summed, and on a small vocabulary every word recurs many
+        # times in one batch, so they overshoot: the batch shrinks to vocabulary / (4 x workers)
+        # centres (PTB's 10,000 words keep the full 512; a 34-word corpus trains with 16).
+        batch = max(16, min(cfg.batch_size, vocab_size // (4 * cfg.workers)))
         total_words = len(ids) * cfg.epochs
         self.losses_ = []
         bar = progress_bar(total_words, progress)
@@ -255,7 +259,7 @@ class SGNS:
             sums = torch.zeros(cfg.workers, 2, dtype=torch.float64)  # per worker: loss, pairs
 
             def step(k: int, worker: int) -> None:
-                first, last = k * cfg.batch_size, min((k + 1) * cfg.batch_size, n)  # centre positions
+                first, last = k * batch, min((k + 1) * batch, n)  # centre positions
                 frac = (done_words + first * words_per_centre) / total_words
                 lr = cfg.alpha - (cfg.alpha - cfg.min_alpha) * frac  # linear decay over all epochs
                 ctx_ids, mask = context_batch(stream, first, last, cfg.window, spans[first:last])
@@ -273,12 +277,14 @@ class SGNS:
                     bar.set_postfix(epoch=epoch + 1, loss=f"{loss_so_far / max(pairs_so_far, 1):.4f}",
                                     lr=f"{lr:.5f}", refresh=False)
 
-            run_batches(math.ceil(n / cfg.batch_size) if n >= 2 else 0, cfg.workers, step)
+            run_batches(math.ceil(n / batch) if n >= 2 else 0, cfg.workers, step)
             done_words += len(ids)
             loss_sum, pairs = sums.sum(0).tolist()
             mean_loss = loss_sum / max(pairs, 1)
-            if not math.isfinite(mean_loss):
-                raise PerplexError(f"SGNS diverged in epoch {epoch + 1} (loss {mean_loss}); lower the learning rate")
+            # Zero output vectors start every pair at (1 + K) ln 2; twice that means divergence.
+            if not math.isfinite(mean_loss) or mean_loss > 2 * (1 + cfg.negative) * math.log(2):
+                raise PerplexError(f"SGNS diverged in epoch {epoch + 1} (loss {mean_loss:.4g} per pair); "
+                                   "lower --lr or use --workers 1")
             self.losses_.append(mean_loss)
         if bar is not None:
             bar.close()

@@ -27,7 +27,8 @@ examples:
 def register(sub) -> None:
     p = sub.add_parser("report", help="write the comparison report (Markdown + HTML)", description=HELP,
                        formatter_class=Formatter)
-    p.add_argument("--out", default="report", metavar="DIR", help="folder for report.md, report.html, figures and cache")
+    p.add_argument("--out", default="perplex-report", metavar="DIR",
+                   help="folder for report.md, report.html, figures and cache (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="small orders and short budgets (under 10 minutes); the report says so")
     p.add_argument("--transformer-minutes", type=positive_float, default=None, metavar="M",
                    help="training budget of each Transformer run (default: 1 with --quick, else 10)")

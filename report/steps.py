@@ -55,7 +55,9 @@ def _train_vectors(run, cache: ResultCache, method: str, backend: str, epochs: i
     from embeddings.language_model import glove_language_model, sgns_language_model
     from embeddings.vectors import save_vectors
 
-    settings = {"method": method, "backend": backend, "epochs": epochs, "dim": dim}
+    config = (GloVeConfig if method == "glove" else SGNSConfig)(epochs=epochs, dim=dim)
+    # every training setting goes into the key, so a changed default never reuses an old result
+    settings = {"method": method, "backend": backend, "config": config.to_dict()}
     vectors_path = cache.path(f"vectors-{method}-{backend}", settings).with_suffix(".bin")
 
     def compute():
@@ -63,15 +65,15 @@ def _train_vectors(run, cache: ResultCache, method: str, backend: str, epochs: i
         if method == "glove":
             from embeddings.glove import GloVe
 
-            trainer = GloVe(GloVeConfig(epochs=epochs, dim=dim)).fit(run.data.train)
+            trainer = GloVe(config).fit(run.data.train)
         elif backend == "gensim":
             from embeddings.gensim_backend import GensimSGNS
 
-            trainer = GensimSGNS(SGNSConfig(epochs=epochs, dim=dim)).fit(run.data.train)
+            trainer = GensimSGNS(config).fit(run.data.train)
         else:
             from embeddings.sgns import SGNS
 
-            trainer = SGNS(SGNSConfig(epochs=epochs, dim=dim)).fit(run.data.train)
+            trainer = SGNS(config).fit(run.data.train)
         seconds = time.perf_counter() - start
         save_vectors(trainer.keyed_vectors(), vectors_path)
         lm = (glove_language_model if method == "glove" else sgns_language_model)(trainer)
@@ -149,18 +151,23 @@ def embeddings_step(run, cache: ResultCache, budgets: Budgets):
 # ---------------------------------------------------------------------------- transformer
 def _train_transformer(run, cache: ResultCache, minutes: float, init: str | None):
     import cli as cli_module
-    from attention.cli import _build_trainer
+    from dataclasses import asdict
+
+    from attention.cli import _build_trainer, _configs
     from attention.device import resolve_device
     from attention.scoring import TransformerScorer
 
-    settings = {"minutes": minutes, "init": init and Path(init).name, "seed": 0}
+    argv = ["transformer", "--minutes", str(minutes), "--seed", "0"]
+    if init:
+        argv += ["--init-embeddings", str(init)]
+    args = cli_module.build_parser().parse_args(argv)
+    model_config, train_config = _configs(args, len(run.data.vocab))
+    # every model and training setting goes into the key, so a changed default never reuses an old result
+    settings = {"init": init and Path(init).name, "model": asdict(model_config), "train": train_config.to_dict()}
     checkpoint = cache.path("transformer-ckpt", settings).with_suffix(".pt")
 
     def compute():
-        argv = ["transformer", "--minutes", str(minutes), "--checkpoint", str(checkpoint), "--seed", "0"]
-        if init:
-            argv += ["--init-embeddings", str(init)]
-        args = cli_module.build_parser().parse_args(argv)
+        args.checkpoint = str(checkpoint)
         trainer = _build_trainer(args, run.data, resolve_device("auto"))
         trainer.fit(run.data.train, run.data.corpora.get("valid"))
         scorer = TransformerScorer(trainer.model, run.data.vocab)
