@@ -115,6 +115,12 @@ def main(argv=None) -> int:
     ap.add_argument("--save-vectors", metavar="DIR", help="also write our first-seed SGNS and GloVe vectors there")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     args = ap.parse_args(argv)
+    if args.glove_bin:
+        missing = [t for t in ("vocab_count", "cooccur", "shuffle", "glove")
+                   if not os.access(os.path.join(args.glove_bin, t), os.X_OK)]
+        if missing:
+            ap.error(f"--glove-bin {args.glove_bin}: no executable {', '.join(missing)} there; "
+                     "build github.com/stanfordnlp/GloVe with make and pass its build folder")
 
     from corpus import load_splits
     from embeddings.language_model import glove_language_model, sgns_language_model
@@ -203,22 +209,16 @@ def run_glove_section(splits, args, out, log):
         prepared = ref.prepare(args.glove_bin, splits.sentences["train"], 10, tmp.name)
     try:
         for seed in range(1, args.seeds + 1):
-            model = GloVe(GloVeConfig(dim=args.dim, window=10, epochs=args.glove_epochs, workers=args.workers,
-                                      seed=seed)).fit(splits.train)
-            first = first or model
-            rows.append({"impl": "perplex", "seed": seed, "seconds": model.seconds_,
-                         "seconds_per_iteration": model.seconds_per_epoch_, "nnz": model.nnz_,
-                         "cooccurrence_seconds": model.cooccurrence_seconds_, "final_loss": model.losses_[-1],
-                         **scores(model.keyed_vectors())})
-            log(_fmt_glove_row(rows[-1]))
-            # the same on exactly the C code's X (no </s> pairs), for a like-for-like comparison
-            same_x = GloVe(GloVeConfig(dim=args.dim, window=10, epochs=args.glove_epochs, workers=args.workers,
-                                       seed=seed, eos_pairs=False)).fit(splits.train)
-            rows.append({"impl": "perplex, C's X", "seed": seed, "seconds": same_x.seconds_,
-                         "seconds_per_iteration": same_x.seconds_per_epoch_, "nnz": same_x.nnz_,
-                         "cooccurrence_seconds": same_x.cooccurrence_seconds_, "final_loss": same_x.losses_[-1],
-                         **scores(same_x.keyed_vectors())})
-            log(_fmt_glove_row(rows[-1]))
+            # the default, then exactly the C code's X (no </s> pairs) for a like-for-like comparison
+            for impl, eos_pairs in (("perplex", True), ("perplex, C's X", False)):
+                model = GloVe(GloVeConfig(dim=args.dim, window=10, epochs=args.glove_epochs, workers=args.workers,
+                                          seed=seed, eos_pairs=eos_pairs)).fit(splits.train)
+                first = first or model
+                rows.append({"impl": impl, "seed": seed, "seconds": model.seconds_,
+                             "seconds_per_iteration": model.seconds_per_epoch_, "nnz": model.nnz_,
+                             "cooccurrence_seconds": model.cooccurrence_seconds_, "final_loss": model.losses_[-1],
+                             **scores(model.keyed_vectors())})
+                log(_fmt_glove_row(rows[-1]))
             if prepared is not None:
                 kv, seconds = ref.train(args.glove_bin, prepared, args.dim, args.glove_epochs, args.workers, seed)
                 rows.append({"impl": "C", "seed": seed, "seconds": seconds,

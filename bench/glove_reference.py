@@ -14,8 +14,6 @@ import subprocess
 import tempfile
 import time
 
-import numpy as np
-
 RENAMED_UNK = "<raw_unk>"
 
 
@@ -42,7 +40,7 @@ def prepare(bin_dir: str, sentences, window: int, workdir: str) -> dict:
 
 def train(bin_dir: str, prepared: dict, dim: int, iterations: int, threads: int, seed: int):
     """Shuffle with ``seed``, train; returns (KeyedVectors of W + W~, seconds of glove's run)."""
-    from embeddings.vectors import to_keyed_vectors
+    from embeddings.vectors import load_vectors, to_keyed_vectors
 
     wd = prepared["workdir"]
     _run([os.path.join(bin_dir, "shuffle"), "-memory", "4.0", "-verbose", "0", "-seed", str(seed)],
@@ -54,14 +52,10 @@ def train(bin_dir: str, prepared: dict, dim: int, iterations: int, threads: int,
                     "-verbose", "0", "-seed", str(seed)],
                    cwd=wd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
-    words, rows = [], []
-    with open(os.path.join(wd, "vectors.txt"), encoding="utf-8") as f:
-        for line in f:
-            parts = line.rstrip("\n").split(" ")
-            words.append("<unk>" if parts[0] == RENAMED_UNK else parts[0])
-            rows.append(np.asarray(parts[1:], dtype=np.float32))
+    kv = load_vectors(os.path.join(wd, "vectors.txt"))  # GloVe's header-less text
     # the last line is glove's own <unk> (an average), not a trained word
-    return to_keyed_vectors(words[:-1], np.stack(rows[:-1])), seconds
+    words = ["<unk>" if w == RENAMED_UNK else w for w in kv.index_to_key[:-1]]
+    return to_keyed_vectors(words, kv.vectors[:-1]), seconds
 
 
 def workdir() -> tempfile.TemporaryDirectory:
