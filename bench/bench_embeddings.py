@@ -62,7 +62,7 @@ def run_ours_sgns(corpus, args, seed: int):
     from embeddings.sgns import SGNS
 
     model = SGNS(SGNSConfig(dim=args.dim, window=5, negative=5, sample=1e-3, epochs=args.epochs,
-                            workers=args.workers, seed=seed)).fit(corpus)
+                            share_negatives=args.share_negatives, workers=args.workers, seed=seed)).fit(corpus)
     return model, {"impl": "perplex", "seed": seed, "seconds": model.seconds_, "tokens": corpus.n_tokens,
                    "words_per_second": model.words_per_second_, **scores(model.keyed_vectors())}
 
@@ -97,15 +97,19 @@ def language_model_rows(make, model, splits) -> list:
 
 
 def main(argv=None) -> int:
+    from embeddings.config import SGNSConfig
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3, help="SGNS and GloVe runs per implementation (means are reported)")
     ap.add_argument("--epochs", type=int, default=15, help="SGNS epochs")
     ap.add_argument("--glove-epochs", type=int, default=25, help="GloVe iterations")
     ap.add_argument("--dim", type=int, default=100)
-    ap.add_argument("--workers", type=int, default=2, help="threads for gensim and for ours")
-    ap.add_argument("--gensim-input", choices=("sentences", "stream"), default="sentences",
-                    help="gensim reads the PTB sentences (its usual input) or exactly our token stream "
-                         "(</s> included, windows crossing sentences, in 10,000-token pieces)")
+    ap.add_argument("--workers", type=int, default=2, help="worker threads for gensim, processes for ours")
+    ap.add_argument("--share-negatives", type=int, default=SGNSConfig.share_negatives,
+                    help="our SGNS: consecutive centres sharing a draw of noise words (1 = one draw per centre)")
+    ap.add_argument("--gensim-input", choices=("sentences", "eos"), default="sentences",
+                    help="gensim reads the PTB sentences (its usual input) or each sentence followed by </s> "
+                         "(what --backend gensim reads; every token of our stream once)")
     ap.add_argument("--skip-sgns", action="store_true")
     ap.add_argument("--skip-glove", action="store_true")
     ap.add_argument("--glove-bin", metavar="DIR",
@@ -135,10 +139,10 @@ def main(argv=None) -> int:
 
     if not args.skip_sgns:
         rows, first_model = [], None
-        if args.gensim_input == "stream":
-            from embeddings.gensim_backend import stream_pieces
+        if args.gensim_input == "eos":
+            from embeddings.gensim_backend import sentences_with_eos
 
-            gensim_input = stream_pieces(splits.train)
+            gensim_input = sentences_with_eos(splits.train)
         else:
             gensim_input = splits.sentences["train"]
         for seed in range(1, args.seeds + 1):

@@ -46,6 +46,9 @@ def register(sub) -> None:
     g.add_argument("--window", type=positive_int, default=None,
                    help="context window (default 5 for sgns, the largest of the dynamic windows; 10 for glove)")
     g.add_argument("--negative", type=positive_int, default=5, help="sgns: noise words per pair")
+    g.add_argument("--share-negatives", type=positive_int, default=4, metavar="C",
+                   help="sgns: consecutive centre words that draw their noise words together, which halves the "
+                        "arithmetic (every pair keeps its own K noise terms; 1 = one draw per centre)")
     g.add_argument("--sample", type=non_negative_float, default=1e-3,
                    help="sgns: subsampling threshold (0 = off)")
     g.add_argument("--epochs", type=positive_int, default=None, help="passes over the data (default 5 sgns, 25 glove)")
@@ -60,7 +63,7 @@ def register(sub) -> None:
                    help="glove: one AdaGrad sum per vector and bias (fast, same vectors) or per coordinate (glove.c)")
     g.add_argument("--seed", type=int, default=1, help="random seed")
     g.add_argument("--workers", type=positive_int, default=2,
-                   help="Hogwild training threads (1 = deterministic result for a seed)")
+                   help="Hogwild training processes (threads where fork is missing; 1 = deterministic result for a seed)")
     g.add_argument("--backend", choices=("torch", "gensim"), default="torch",
                    help="sgns only: our torch trainer, or gensim's Word2Vec with the same settings")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
@@ -160,7 +163,8 @@ def build_trainer(args):
 
         return GloVe(GloVeConfig(dim=args.dim, window=window, epochs=epochs, x_max=args.x_max, alpha=args.alpha,
                                  eta=lr, adagrad=args.adagrad, eos_pairs=not args.no_eos_pairs, seed=args.seed, workers=args.workers, device=device))
-    config = SGNSConfig(dim=args.dim, window=window, negative=args.negative, sample=args.sample, epochs=epochs,
+    config = SGNSConfig(dim=args.dim, window=window, negative=args.negative, share_negatives=args.share_negatives,
+                        sample=args.sample, epochs=epochs,
                         alpha=lr, seed=args.seed, workers=args.workers, device=device)
     if args.backend == "gensim":
         from embeddings.gensim_backend import GensimSGNS

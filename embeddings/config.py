@@ -20,6 +20,7 @@ class SGNSConfig:
     dim: int = 100
     window: int = 5  # the largest window; each centre word draws its own from 1..window
     negative: int = 5  # K noise words per (centre, context) pair
+    share_negatives: int = 4  # consecutive centres drawing their K noise words together (1: one draw per centre)
     sample: float = 1e-3  # subsampling threshold t (0 = keep every word)
     epochs: int = 5
     alpha: float = 0.025  # learning rate at the start, decayed linearly ...
@@ -27,12 +28,13 @@ class SGNSConfig:
     noise_power: float = 0.75  # P_n(w) ~ count(w)^0.75
     batch_size: int = 512  # centre words per update and worker: the updates of a batch are summed,
     # and with workers x batch_size above ~2,000 those of frequent words overshoot and diverge
-    workers: int = 2  # Hogwild threads (1 = deterministic)
+    workers: int = 2  # Hogwild processes (threads where fork is missing; 1 = deterministic)
     seed: int = 1
     device: str = "cpu"
 
     def __post_init__(self):
-        _check_positive("sgns", dim=self.dim, window=self.window, negative=self.negative, epochs=self.epochs,
+        _check_positive("sgns", dim=self.dim, window=self.window, negative=self.negative,
+                        share_negatives=self.share_negatives, epochs=self.epochs,
                         alpha=self.alpha, batch_size=self.batch_size, workers=self.workers)
         if self.sample < 0:
             raise PerplexError(f"sgns: --sample must be 0 (off) or positive, got {self.sample}")

@@ -1,9 +1,10 @@
 """``--backend gensim``: the same skip-gram configuration trained by gensim, for comparison.
 
-gensim reads the very token stream our trainer reads (``corpus.ids`` with ``</s>``
-after each sentence), cut into pieces of gensim's 10,000-word sentence limit, with
+gensim reads the tokens our trainer reads: each sentence with its ``</s>`` (so that
+``</s>`` gets vectors for the next-word model), windows stopping at sentence ends, with
 ``min_count=1`` (the vocabulary's own ``--min-count`` has already turned rare words
-into ``<unk>``).  The result is put back in our vocabulary's id order, so the same
+into ``<unk>``).  One difference remains: our ``</s>`` also pairs with the first
+words of the next sentence, which gensim's sentences cannot express.  The result is put back in our vocabulary's id order, so the same
 queries, files and language-model wrapper apply.
 """
 
@@ -17,14 +18,15 @@ from corpus.encoded import EncodedCorpus
 from embeddings.config import SGNSConfig
 from embeddings.training import check_trainable
 
-GENSIM_MAX_SENTENCE = 10_000  # gensim.models.word2vec.MAX_WORDS_IN_BATCH
+GENSIM_MAX_SENTENCE = 10_000  # gensim.models.word2vec.MAX_WORDS_IN_BATCH: longer ones are cut
 
 
-def stream_pieces(corpus: EncodedCorpus) -> list[list[str]]:
-    """``corpus.ids`` as tokens, cut into gensim-sized "sentences" (windows then cross
-    sentence boundaries, as in our trainer, except at the rare cuts)."""
+def sentences_with_eos(corpus: EncodedCorpus) -> list[list[str]]:
+    """Each sentence of ``corpus`` as tokens ending with ``</s>`` (every token of
+    ``corpus.ids`` once)."""
     tokens = np.array(corpus.vocab.tokens, dtype=object)[np.asarray(corpus.ids)].tolist()
-    return [tokens[i : i + GENSIM_MAX_SENTENCE] for i in range(0, len(tokens), GENSIM_MAX_SENTENCE)]
+    bounds = corpus.offsets.tolist()
+    return [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 class GensimSGNS:
@@ -39,7 +41,7 @@ class GensimSGNS:
         cfg = self.config
         ids = np.asarray(corpus.ids, np.int64)
         check_trainable(ids, cfg.window)
-        pieces = stream_pieces(corpus)
+        pieces = sentences_with_eos(corpus)
         start = time.perf_counter()
         model = Word2Vec(
             pieces, vector_size=cfg.dim, window=cfg.window, negative=cfg.negative, sample=cfg.sample,

@@ -21,8 +21,11 @@
    and one per bias: row-wise AdaGrad, as large embedding trainers use.  The
    coordinates of a GloVe gradient (g w~_j for w_i) share one scale, so the two
    give the same vectors (PTB, 25 iterations: WordSim353 0.1379 against 0.1378,
-   SimLex-999 0.0883 both), and the row version skips two thirds of the memory
-   traffic of each update (about 1.7x faster; see bench/bench_embeddings.py).
+   SimLex-999 0.0883 both), and the row version needs far less memory traffic: a
+   row's mean squared gradient is (g eta)^2 |w~_j|^2 / d, from the norms of the
+   gathered rows, so no (batch, d) array of squares is ever written (the update is
+   memory-bound: on PTB with 2 workers the row version takes 1.1 s per iteration, the
+   element version 1.8 s).
    Mini-batches of non-zeros, shuffled each epoch, are computed from the same
    parameters; all squared gradients of a batch are added to the sums before any
    step, so a word met n times in a batch moves about as far as n sequential AdaGrad
@@ -184,44 +187,57 @@ class GloVe:
         bar = progress_bar(cfg.epochs * nnz, progress, unit="non-zero")
         start = time.perf_counter()
         for epoch in range(cfg.epochs):
+            # Shuffle the non-zeros once per epoch, so that each batch reads contiguous slices.
             order = torch.randperm(nnz, generator=gen).to(device)
-            sums = torch.zeros(cfg.workers, dtype=torch.float64)  # loss per worker
+            rows_e, cols_e = rows.index_select(0, order), cols_shifted.index_select(0, order)
+            logx_e, fx_e = logx.index_select(0, order), fx.index_select(0, order)
+            sums = torch.zeros(cfg.workers, 2, dtype=torch.float64)  # per worker: loss, non-zeros done
 
             def step(k: int, worker: int) -> None:
-                sel = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
-                n = len(sel)
-                idx = torch.cat([rows.index_select(0, sel), cols_shifted.index_select(0, sel)])  # (2B,)
+                lo, hi = k * cfg.batch_size, min((k + 1) * cfg.batch_size, nnz)
+                n = hi - lo
+                idx = torch.cat([rows_e[lo:hi], cols_e[lo:hi]])  # (2B,)
                 p = table.index_select(0, idx)  # (2B, d+1): [w_i | b_i] then [w~_j | b~_j]
-                wi, wj = p[:n], p[n:]
-                loss, g = glove_loss_and_grads(wi[:, :d], wj[:, :d], wi[:, d], wj[:, d],
-                                               logx.index_select(0, sel), fx.index_select(0, sel))
-                sums[worker] += float(loss)
+                vec = p[:, :d]
+                loss, g = glove_loss_and_grads(vec[:n], vec[n:], p[:n, d], p[n:, d], logx_e[lo:hi], fx_e[lo:hi])
+                sums[worker, 0] += float(loss)
+                sums[worker, 1] += n
                 # glove.c: fdiff = f * err (clipped here) is the gradient of J/2; the vectors'
                 # gradients are scaled by eta, the biases' by bias_eta.
-                g = -g.clamp(-cfg.grad_clip, cfg.grad_clip)[:, None]  # (B, 1), sign for descent
+                g = g.clamp_(-cfg.grad_clip, cfg.grad_clip).neg_()  # descent direction
                 grads = torch.empty_like(p)  # -(learning rate) * dJ/2 for each row of idx
-                torch.mul(g, wj[:, :d], out=grads[:n, :d]).mul_(cfg.eta)
-                torch.mul(g, wi[:, :d], out=grads[n:, :d]).mul_(cfg.eta)
-                grads[:n, d:] = g * cfg.bias_eta
-                grads[n:, d:] = grads[:n, d:]
-                # AdaGrad: add every squared gradient first, then step each occurrence by
-                # its gradient / sqrt(sum); repeated rows add up (see the module docstring).
-                # (index_add_ without alpha and rsqrt: the fast paths on CPU)
                 if cfg.adagrad == "element":
+                    torch.mul(vec[n:], g[:, None], out=grads[:n, :d]).mul_(cfg.eta)
+                    torch.mul(vec[:n], g[:, None], out=grads[n:, :d]).mul_(cfg.eta)
+                    grads[:n, d] = g * cfg.bias_eta
+                    grads[n:, d] = grads[:n, d]
+                    # AdaGrad: add every squared gradient first, then step each occurrence by
+                    # its gradient / sqrt(sum); repeated rows add up (see the module docstring).
+                    # (index_add_ without alpha and rsqrt: the fast paths on CPU)
                     gradsq.index_add_(0, idx, grads * grads)
                     grads.mul_(gradsq.index_select(0, idx).rsqrt_())
                 else:
-                    squares = torch.stack([grads[:, :d].square().mean(1), grads[:, d].square()], dim=1)  # (2B, 2)
+                    # The gradient of w_i is g eta w~_j, so its mean squared coordinate is
+                    # (g eta)^2 |w~_j|^2 / d: the row sums need norms, not a (2B, d) temporary.
+                    g2 = torch.cat([g, g])
+                    norms = torch.linalg.vector_norm(vec, dim=1).square_().roll(n)  # |w~_j|^2, then |w_i|^2
+                    squares = torch.stack([(g2 * cfg.eta).square_().mul_(norms).div_(d),
+                                           (g2 * cfg.bias_eta).square_()], dim=1)  # (2B, 2)
                     gradsq.index_add_(0, idx, squares)
                     scale = gradsq.index_select(0, idx).rsqrt_()
-                    grads[:, :d].mul_(scale[:, :1])
-                    grads[:, d:].mul_(scale[:, 1:])
+                    step_size = (g2 * cfg.eta).mul_(scale[:, 0]).unsqueeze(1)  # (2B, 1)
+                    torch.mul(p[n:], step_size[:n], out=grads[:n])  # the bias column is overwritten below
+                    torch.mul(p[:n], step_size[n:], out=grads[n:])
+                    grads[:, d] = g2.mul_(cfg.bias_eta).mul_(scale[:, 1])
                 table.index_add_(0, idx, grads)
-                if bar is not None:
-                    bar.update(n)
 
-            run_batches(math.ceil(nnz / cfg.batch_size), cfg.workers, step)
-            total = float(sums.sum())
+            def show_progress() -> None:
+                bar.n = epoch * nnz + int(sums[:, 1].sum())
+                bar.refresh()
+
+            run_batches(math.ceil(nnz / cfg.batch_size), cfg.workers, step, shared=(table, gradsq, sums),
+                        poll=show_progress if bar is not None else None)
+            total = float(sums[:, 0].sum())
             mean = total / nnz
             if bar is not None:
                 bar.set_postfix(epoch=epoch + 1, loss=f"{mean:.4f}")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from corpus import EncodedCorpus, Vocabulary, encode, load_splits, read_sentences, split_sentences, tokenize_raw
+from corpus import Vocabulary, encode, load_splits, read_sentences, split_sentences, tokenize_raw
 from perplex.errors import PerplexError
 
 

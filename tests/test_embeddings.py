@@ -17,8 +17,8 @@ from embeddings.evaluation import (ANALOGY_FILE, SIMLEX_FILE, WS353_FILE, datase
 from embeddings.glove import GloVe, cooccurrence, glove_loss_and_grads, weighting
 from embeddings.language_model import BilinearNextWordModel, glove_language_model, sgns_language_model
 from embeddings.queries import analogy, analogy_scores, most_similar, unit_vectors
-from embeddings.sgns import (SGNS, context_batch, cumulative_table, draw_negatives, fold_windows, keep_probabilities,
-                             noise_distribution, sgns_loss_and_grads, windows)
+from embeddings.sgns import (SGNS, cumulative_table, draw_negatives, fold_overlapping, keep_probabilities,
+                             noise_distribution, overlapping, pair_groups, sgns_loss_and_grads)
 from embeddings.vectors import load_vectors, save_vectors, to_keyed_vectors
 from eval import evaluate
 from perplex.errors import PerplexError
@@ -290,48 +290,104 @@ def test_subsampling_keeps_words_at_their_probability(grid):
     assert rate[counts > 0] == pytest.approx(p.numpy()[counts > 0], abs=0.02)
 
 
+def pair_set(pairs, first: int, group: int, window: int) -> set[tuple[int, int]]:
+    """The (centre position, context position) pairs of a pair_groups() mask."""
+    g, r, i = pairs.nonzero(as_tuple=True)
+    centre = first + g * group + i
+    return set(zip(centre.tolist(), (centre + r - window - i).tolist()))
+
+
+def one_sentence(n):
+    return torch.zeros(n, dtype=torch.int64), torch.zeros(n, dtype=torch.int64)
+
+
 def test_dynamic_window_is_uniform_up_to_window():
     W, B = 4, 50_000
     stream = torch.arange(B + 2 * W) % 97
-    spans = torch.randint(1, W + 1, (B,), generator=torch.Generator().manual_seed(0))
-    ids, mask = context_batch(stream, W, W + B, W, spans)
-    assert torch.equal(ids, stream) and mask.shape == (B, 2 * W + 1)
+    spans = torch.randint(1, W + 1, (len(stream),), generator=torch.Generator().manual_seed(0))
+    ids, pairs, counts, centres = pair_groups(stream, W, W + B, W, spans, 1, *one_sentence(len(stream)))
+    assert torch.equal(ids, stream) and pairs.shape == (B, 2 * W + 1, 1)
+    assert torch.equal(centres[:, 0], stream[W : W + B])
+    mask = pairs[:, :, 0].bool()
     assert not mask[:, W].any()  # the centre is not its own context
     # each centre uses exactly the offsets 1..b on both sides, b uniform on 1..W
     b = mask[:, W + 1 :].sum(1)
-    assert torch.equal(b, spans) and torch.equal(mask[:, :W].sum(1), spans)
-    assert torch.equal(mask[:, W + 1 :], torch.arange(1, W + 1) <= spans[:, None])
+    assert torch.equal(b, spans[W : W + B]) and torch.equal(mask[:, :W].sum(1), b)
+    assert torch.equal(mask[:, W + 1 :], torch.arange(1, W + 1) <= b[:, None])
+    assert torch.equal(counts, pairs.sum(2))
     assert np.bincount(b.numpy(), minlength=W + 1)[1:] / B == pytest.approx([1 / W] * W, abs=0.01)
     # positions outside the stream are masked
-    _, mask = context_batch(stream, 0, len(stream), W, torch.full((len(stream),), W))
-    assert not mask[0, :W].any() and not mask[-1, W + 1 :].any()
+    full = torch.full((len(stream),), W)
+    _, pairs, _, _ = pair_groups(stream, 0, len(stream), W, full, 1, *one_sentence(len(stream)))
+    assert not pairs[0, :W].any() and not pairs[-1, W + 1 :].any()
 
 
-def test_window_views_and_fold_are_adjoint():
-    # windows() gathers overlapping rows; fold_windows() must send each gradient back to
-    # the row it came from: <windows(x), g> == <x, fold(g)> for all x, g.
+@pytest.mark.parametrize("group", [2, 3, 4, 8])
+def test_groups_keep_the_same_pairs(group):
+    # sharing noise words among `group` centres changes the layout, never the pairs
+    W, n = 3, 103
+    stream = torch.arange(n)
+    spans = torch.randint(1, W + 1, (n,), generator=torch.Generator().manual_seed(1))
+    lo = torch.arange(n) // 10  # sentences of 10 tokens, the last one a </s> opening the next
+    hi = lo + (torch.arange(n) % 10 == 9)
+    reference = set()
+    for first in range(0, n, 24):  # batches as the trainer cuts them (a multiple of group)
+        last = min(first + 24, n)
+        one = pair_set(pair_groups(stream, first, last, W, spans, 1, lo, hi)[1], first, 1, W)
+        reference |= one
+        ids, pairs, counts, centres = pair_groups(stream, first, last, W, spans, group, lo, hi)
+        assert pair_set(pairs, first, group, W) == one
+        assert torch.equal(counts, pairs.sum(2)) and centres.shape == (-(-(last - first) // group), group)
+        assert torch.equal(centres.flatten()[: last - first], stream[first:last])
+    assert len(reference) == sum(2 * min(int(spans[p]), W) for p in range(n)) - sum(  # all pairs, minus
+        1 for p in range(n) for o in range(-int(spans[p]), int(spans[p]) + 1)  # those cut by the ends
+        if o and not (0 <= p + o < n and max(lo[p], lo[p + o]) <= min(hi[p], hi[p + o])))
+
+
+def test_windows_stop_at_sentence_ends():
+    # a b </s> c d e </s>: </s> pairs with the words of both sentences, a and c never meet
+    stream = torch.tensor([10, 11, 0, 12, 13, 14, 0])
+    lo = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    hi = torch.tensor([0, 0, 1, 1, 1, 1, 2])
+    _, pairs, _, _ = pair_groups(stream, 0, 7, 5, torch.full((7,), 5), 4, lo, hi)
+    found = pair_set(pairs, 0, 4, 5)
+    assert {(0, 1), (0, 2), (1, 2), (2, 3), (2, 5), (2, 6), (3, 6), (5, 6)} <= found
+    assert not {(0, 3), (1, 3), (3, 0), (3, 1), (6, 1)} & found
+    assert found == {(q, p) for p, q in found}  # symmetric when every window is full
+
+
+def test_overlapping_views_and_fold_are_adjoint():
+    # overlapping() gathers overlapping rows; fold_overlapping() must send each gradient
+    # back to the row it came from: <view(x), g> == <x, fold(g)> for all x, g.
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(9, 3, generator=g, dtype=torch.float64)
-    grads = torch.randn(5, 5, 3, generator=g, dtype=torch.float64)
-    view = windows(x, 5)
-    assert torch.equal(view[2, 4], x[6])
-    assert torch.allclose((view * grads).sum(), (x * fold_windows(grads)).sum())
+    for groups, size, stride in [(5, 5, 1), (4, 7, 3), (3, 4, 4), (2, 3, 5)]:
+        x = torch.randn(stride * (groups - 1) + size, 3, generator=g, dtype=torch.float64)
+        grads = torch.randn(groups, size, 3, generator=g, dtype=torch.float64)
+        view = overlapping(x, groups, size, stride)
+        assert torch.equal(view[groups - 1, size - 1], x[-1]) and torch.equal(view[1, 0], x[stride])
+        assert torch.allclose((view * grads).sum(), (x * fold_overlapping(grads, stride)).sum())
 
 
 def test_sgns_gradients_match_autograd():
     g = torch.Generator().manual_seed(0)
-    ctx = torch.randn(3, 4, 5, generator=g, dtype=torch.float64, requires_grad=True)
-    tgt = torch.randn(3, 3, 5, generator=g, dtype=torch.float64, requires_grad=True)
-    mask = torch.tensor([[1, 1, 0, 1], [1, 0, 0, 0], [1, 1, 1, 1]], dtype=torch.bool)
-    loss, g_ctx, g_tgt = sgns_loss_and_grads(ctx.detach(), tgt.detach(), mask, scale=0.5)
-    # the loss written directly from its definition
-    s = torch.einsum("bcd,bkd->bck", ctx, tgt)
-    ref = -(torch.nn.functional.logsigmoid(s[:, :, 0]) + torch.nn.functional.logsigmoid(-s[:, :, 1:]).sum(2))
-    ref = (ref * mask).sum()
+    G, R, c, K, d = 3, 5, 2, 3, 4
+    ctx = torch.randn(G, R, d, generator=g, dtype=torch.float64, requires_grad=True)
+    tgt = torch.randn(G, c + K, d, generator=g, dtype=torch.float64, requires_grad=True)
+    pairs = (torch.rand(G, R, c, generator=g) < 0.5).double()
+    pairs[1] = 0  # a group without pairs
+    loss, g_ctx, g_tgt = sgns_loss_and_grads(ctx.detach(), tgt.detach(), pairs, pairs.sum(2), scale=0.5)
+    # the loss written directly from its definition: every pair (row r, centre i) has
+    # -log sigma(v_r . u_i) - sum_k log sigma(-v_r . u_k)
+    ref = 0
+    for gi, r, i in pairs.nonzero().tolist():
+        v = ctx[gi, r]
+        ref = ref - torch.nn.functional.logsigmoid(v @ tgt[gi, i])
+        ref = ref - torch.nn.functional.logsigmoid(-(tgt[gi, c:] @ v)).sum()
     ref.backward()
     assert loss == pytest.approx(ref.item(), rel=1e-12)
     assert torch.allclose(g_ctx, 0.5 * ctx.grad) and torch.allclose(g_tgt, 0.5 * tgt.grad)
-    assert (g_ctx[1, 1:] == 0).all()  # masked slots get nothing
+    assert (g_ctx[1] == 0).all() and (g_tgt[1] == 0).all()  # no pairs, no gradient
+    assert sgns_loss_and_grads(ctx.detach(), tgt.detach(), pairs, pairs.sum(2), with_loss=False)[0] is None
 
 
 def test_sgns_recovers_planted_structure(sgns_grid):

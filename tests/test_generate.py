@@ -1,7 +1,5 @@
 """``generate`` serves both families: n-gram files and Transformer checkpoints."""
 
-import pytest
-
 import cli
 from corpus import Vocabulary, encode
 from lm import save_model, train

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from corpus import Vocabulary, encode
-from lm import AdditiveModel, DiscountWarning, NgramTrie, train
+from lm import DiscountWarning, NgramTrie, train
 from lm.kneser_ney import adjusted_counts, modified_discounts, single_discount
 
 # Toy corpus: "a b" and "a a".  Padded: <s> a b </s> ; <s> a a </s>.
