@@ -3,8 +3,9 @@
 
 * SGNS: ours and gensim's ``Word2Vec(sg=1)`` in the same run, same settings (dim 100,
   window 5, 5 negatives, sample 1e-3, 15 epochs, 2 workers), for several seeds; gensim
-  reads the PTB sentences (its usual input), ours the token stream with ``</s>``.  Both
-  are scored by the same evaluation code (which matches gensim's own, see the tests).
+  reads the PTB sentences (its usual input), ours the token stream with ``</s>``, windows
+  stopping at sentence ends as gensim's do.  Both are scored by the same evaluation code
+  (which matches gensim's own, see the tests).
 * GloVe: ours (dim 100, window 10, x_max 100, alpha 0.75, 25 iterations, W + W~) next
   to the figures the reference C code (stanfordnlp/GloVe) gave on this machine, quoted
   from issue 3, and, with ``--glove-bin DIR``, next to the C code run in the same

@@ -17,7 +17,7 @@ Modules, one job each:
 
 * :mod:`embeddings.sgns` and :mod:`embeddings.glove`: the trainers (torch, batched);
   :mod:`embeddings.gensim_backend`: gensim's skip-gram with the same settings;
-  :mod:`embeddings.config`: their settings; :mod:`embeddings.parallel`: Hogwild threads.
+  :mod:`embeddings.config`: their settings; :mod:`embeddings.parallel`: Hogwild workers.
 * :mod:`embeddings.vectors`: word2vec text/binary and GloVe files <-> gensim KeyedVectors.
 * :mod:`embeddings.queries`: neighbours and analogies (3CosAdd, 3CosMul).
 * :mod:`embeddings.evaluation`: Google analogies, WordSim353, SimLex-999.

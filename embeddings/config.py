@@ -60,7 +60,7 @@ class GloVeConfig:
     eos_pairs: bool = True  # pair </s> with the words beside it (the next-word model needs it); False: glove.c's X
     adagrad: str = "row"  # "row": one squared-gradient sum per vector and bias; "element": per coordinate (glove.c)
     batch_size: int = 4096  # non-zeros per vectorized update (larger ones fall out of the CPU cache)
-    workers: int = 2  # Hogwild threads (1 = deterministic)
+    workers: int = 2  # Hogwild processes (threads where fork is missing; 1 = deterministic)
     seed: int = 1
     device: str = "cpu"
 

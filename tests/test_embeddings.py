@@ -486,10 +486,12 @@ def test_glove_recovers_planted_structure(glove_grid):
     assert np.allclose(glove_grid.vectors_, glove_grid.W_ + glove_grid.W_tilde_)
 
 
-def test_glove_per_coordinate_adagrad_recovers_planted_structure(pair_grid):
-    # glove.c's AdaGrad (one sum per coordinate) learns the same structure as the row-wise default
-    model = GloVe(GloVeConfig(dim=20, window=3, epochs=50, workers=1, batch_size=64, x_max=10,
-                              adagrad="element")).fit(pair_grid)
+@pytest.mark.parametrize("adagrad,workers", [("element", 1), ("row", 2), ("element", 2)])
+def test_glove_variants_recover_planted_structure(pair_grid, adagrad, workers):
+    # glove.c's AdaGrad (one sum per coordinate) learns the same structure as the row-wise
+    # default, and so do two Hogwild workers (whose updates must reach the shared table)
+    model = GloVe(GloVeConfig(dim=20, window=3, epochs=50, workers=workers, batch_size=64, x_max=10,
+                              adagrad=adagrad)).fit(pair_grid)
     nearest, answers = planted_pair_checks(model.keyed_vectors())
     assert nearest == [f"{x}{j}" for j in range(8) for x in "ba"]
     assert np.mean(answers) >= 0.9
