@@ -16,7 +16,7 @@ torch.Size([])
 Modules: :mod:`~attention.functional` (the attention formula and masks),
 :mod:`~attention.layers` (multi-head attention, positional encodings,
 feed-forward, blocks, key/value cache), :mod:`~attention.output` (full and
-adaptive softmax), :mod:`~attention.model` (config and language model),
+adaptive softmax), :mod:`~attention.config` (the settings), :mod:`~attention.model` (the language model),
 :mod:`~attention.windows` (training windows, sliding evaluation windows),
 :mod:`~attention.train`, :mod:`~attention.scoring` (the ``eval.LanguageModel``),
 :mod:`~attention.generate`, :mod:`~attention.heatmap`,

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from attention.config import TrainConfig, TransformerConfig
 from perplex.cli_common import (Formatter, add_data_options, load_data, positive_float, positive_int, print_results,
                                  progress_enabled)
 from perplex.errors import PerplexError
@@ -45,23 +46,27 @@ def _cutoffs(text: str) -> tuple[int, ...]:
     return values
 
 
+# The options' defaults are the configs' field defaults (attention.config does not import torch).
+ARCH, RUN = TransformerConfig, TrainConfig
+
+
 def register(sub) -> None:
     p = sub.add_parser("transformer", help="train and evaluate a small Transformer language model",
                        description=TRANSFORMER_HELP, formatter_class=Formatter)
     add_data_options(p)
     m = p.add_argument_group("model")
-    m.add_argument("--layers", type=positive_int, default=2, help="Transformer blocks")
-    m.add_argument("--d-model", type=positive_int, default=256, help="width of the hidden states")
-    m.add_argument("--heads", type=positive_int, default=4, help="attention heads (must divide --d-model)")
+    m.add_argument("--layers", type=positive_int, default=ARCH.n_layers, help="Transformer blocks")
+    m.add_argument("--d-model", type=positive_int, default=ARCH.d_model, help="width of the hidden states")
+    m.add_argument("--heads", type=positive_int, default=ARCH.n_heads, help="attention heads (must divide --d-model)")
     m.add_argument("--context", type=positive_int, default=None,
-                   help="tokens of context: the model's positions when training (default 128); "
+                   help=f"tokens of context: the model's positions when training (default {ARCH.context}); "
                         "with --eval-only the evaluation window (at most the model's)")
-    m.add_argument("--dropout", type=float, default=0.15, help="dropout on embeddings, attention and residuals")
-    m.add_argument("--d-ff", type=int, default=0, help="feed-forward width (0 = 4 x d-model)")
-    m.add_argument("--positional", choices=["learned", "sinusoidal"], default="learned", help="positional encoding")
-    m.add_argument("--output", choices=["adaptive", "full"], default="adaptive",
+    m.add_argument("--dropout", type=float, default=ARCH.dropout, help="dropout on embeddings, attention and residuals")
+    m.add_argument("--d-ff", type=int, default=ARCH.d_ff, help="feed-forward width (0 = 4 x d-model)")
+    m.add_argument("--positional", choices=["learned", "sinusoidal"], default=ARCH.positional, help="positional encoding")
+    m.add_argument("--output", choices=["adaptive", "full"], default=ARCH.output,
                    help="output layer: adaptive softmax (fast on CPU) or full softmax")
-    m.add_argument("--cutoffs", type=_cutoffs, default=(2000, 6000),
+    m.add_argument("--cutoffs", type=_cutoffs, default=ARCH.cutoffs,
                    help="adaptive softmax cluster boundaries over the frequency-sorted ids")
     m.add_argument("--no-tie", action="store_true", help="do not tie the output rows to the input embeddings")
     m.add_argument("--init-embeddings", metavar="VECTORS",
@@ -71,16 +76,16 @@ def register(sub) -> None:
     t.add_argument("--epochs", type=positive_int, default=None, help="passes over the training stream")
     t.add_argument("--minutes", type=positive_float, default=None,
                    help="training-time budget (default 10 when --epochs is not given; with both, whichever ends first)")
-    t.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
-    t.add_argument("--lr", type=positive_float, default=2e-3, help="peak AdamW learning rate")
-    t.add_argument("--warmup", type=float, default=0.15,
+    t.add_argument("--batch-size", type=positive_int, default=RUN.batch_size, help="windows per step")
+    t.add_argument("--lr", type=positive_float, default=RUN.lr, help="peak AdamW learning rate")
+    t.add_argument("--warmup", type=float, default=RUN.warmup,
                    help="share of the budget for the linear warm-up (default %(default)s)")
-    t.add_argument("--decay", type=float, default=0.4,
+    t.add_argument("--decay", type=float, default=RUN.decay,
                    help="share of the budget, at its end, for the cosine decay to 1%% of --lr; before it the "
                         "learning rate stays at its peak (default %(default)s; 1 = cosine right after the warm-up)")
-    t.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay on matrices")
-    t.add_argument("--eval-every", type=positive_float, default=2.0, help="score valid every this many training minutes (with --epochs alone: after every epoch)")
-    t.add_argument("--seed", type=int, default=0, help="random seed (runs with --epochs repeat exactly on a CPU)")
+    t.add_argument("--weight-decay", type=float, default=RUN.weight_decay, help="AdamW weight decay on matrices")
+    t.add_argument("--eval-every", type=positive_float, default=RUN.eval_every_minutes, help="score valid every this many training minutes (with --epochs alone: after every epoch)")
+    t.add_argument("--seed", type=int, default=RUN.seed, help="random seed (runs with --epochs repeat exactly on a CPU)")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where to train and score (CUDA runs in mixed precision)")
     f = p.add_argument_group("files")
@@ -109,11 +114,8 @@ def register(sub) -> None:
 
 
 def _configs(args, vocab_size: int):
-    from attention.model import TransformerConfig
-    from attention.train import TrainConfig
-
     model = TransformerConfig(
-        vocab_size=vocab_size, context=args.context or 128, n_layers=args.layers, d_model=args.d_model,
+        vocab_size=vocab_size, context=args.context or ARCH.context, n_layers=args.layers, d_model=args.d_model,
         n_heads=args.heads, d_ff=args.d_ff, dropout=args.dropout, positional=args.positional, output=args.output,
         cutoffs=args.cutoffs, tie_embeddings=not args.no_tie,
     )

@@ -17,69 +17,16 @@ every later sentence start is (the n-gram models condition on ``<s>`` there).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-
 import torch
 import torch.nn as nn
 
+from attention.config import TransformerConfig
 from attention.layers import (Block, KVCache, LearnedPositionalEncoding, SinusoidalPositionalEncoding,
                               residual_init_std)
 from attention.output import AdaptiveSoftmax, FullSoftmax
 from perplex.errors import PerplexError
 
-
-@dataclass
-class TransformerConfig:
-    """The architecture (saved inside every checkpoint).
-
-    The defaults are the fast CPU configuration chosen by measurement (see
-    README, "Transformer"): small and shallow, with an adaptive softmax
-    because the output layer dominates the cost on a CPU.
-    """
-
-    vocab_size: int = 10_000
-    context: int = 128  # longest sequence the model attends over (positions)
-    n_layers: int = 2
-    d_model: int = 256
-    n_heads: int = 4
-    d_ff: int = 0  # 0 = 4 * d_model (GPT)
-    dropout: float = 0.15
-    positional: str = "learned"  # "learned" (GPT) or "sinusoidal" (Vaswani et al. §3.5)
-    output: str = "adaptive"  # "adaptive" (Grave et al. 2017) or "full" softmax
-    cutoffs: tuple = (2000, 6000)  # adaptive softmax cluster boundaries over the frequency-sorted ids
-    div_value: float = 4.0  # tail i has width d_model / div_value^(i+1)
-    tie_embeddings: bool = True  # output rows = input embeddings (Press & Wolf 2017)
-
-    def __post_init__(self):
-        self.cutoffs = tuple(int(c) for c in self.cutoffs)
-        if self.d_ff == 0:
-            self.d_ff = 4 * self.d_model
-        checks = [
-            (self.vocab_size >= 2, f"vocabulary size must be at least 2, got {self.vocab_size}"),
-            (self.context >= 1, f"--context must be at least 1, got {self.context}"),
-            (self.n_layers >= 1, f"--layers must be at least 1, got {self.n_layers}"),
-            (self.d_model >= 1 and self.n_heads >= 1, f"--d-model and --heads must be positive, got {self.d_model} and {self.n_heads}"),
-            (self.d_model % max(self.n_heads, 1) == 0,
-             f"--heads {self.n_heads} does not divide --d-model {self.d_model}; choose a number of heads that divides it"),
-            (self.d_ff >= 1, f"--d-ff must be positive (or 0 for 4 x d-model), got {self.d_ff}"),
-            (self.div_value > 1.0, f"the adaptive softmax div_value must exceed 1, got {self.div_value}"),
-            (0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}"),
-            (self.positional in ("learned", "sinusoidal"), f"--positional must be learned or sinusoidal, got {self.positional!r}"),
-            (self.output in ("adaptive", "full"), f"--output must be adaptive or full, got {self.output!r}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise PerplexError(message)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["cutoffs"] = list(self.cutoffs)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TransformerConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+__all__ = ["TransformerConfig", "TransformerLM"]  # the config lives in attention.config (torch-free)
 
 
 class TransformerLM(nn.Module):

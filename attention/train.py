@@ -34,7 +34,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -42,6 +41,7 @@ import numpy as np
 import torch
 
 from attention.checkpoint import last_path, read_checkpoint, save_checkpoint
+from attention.config import TrainConfig
 from attention.device import autocast, grad_scaler
 from attention.model import TransformerLM
 from attention.scoring import TransformerScorer
@@ -51,54 +51,6 @@ from corpus.vocabulary import Vocabulary
 from eval.metrics import evaluate
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write
-
-
-@dataclass
-class TrainConfig:
-    """How to train (saved in the resumable checkpoint)."""
-
-    batch_size: int = 32  # windows per step
-    lr: float = 2e-3  # peak learning rate (AdamW)
-    min_lr_ratio: float = 0.01  # the cosine decays to lr * min_lr_ratio at the end of the budget
-    # The schedule (measured on PTB, 10-minute budget, README): a warm-up over 5% (~50 steps)
-    # left the run at test 162; over 15% (~150 steps), 125; then holding the peak and
-    # decaying over the last 40% only (warmup-stable-decay), 118.
-    warmup: float = 0.15  # share of the budget for the linear warm-up (Adam's early second moments are noisy)
-    decay: float = 0.4  # share of the budget, at its end, for the cosine decay; before it the lr stays at its peak
-    weight_decay: float = 0.1  # on weight matrices and embeddings, not on biases and LayerNorm gains
-    beta2: float = 0.99  # Adam's second-moment decay (0.99 suits small batches better than 0.999)
-    grad_clip: float = 1.0  # max global gradient norm
-    epochs: int | None = None  # stop after this many passes over the training stream
-    minutes: float | None = None  # stop after this much training time; None with epochs None -> 10
-    seed: int = 0
-    eval_every_minutes: float = 2.0  # score valid (and tracked splits) this often, in training time (minutes budget)
-    eval_stride: int = 0  # stride of those evaluations; 0 = the context (disjoint windows, cheapest)
-
-    def __post_init__(self):
-        if self.epochs is None and self.minutes is None:
-            self.minutes = 10.0
-        checks = [
-            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (self.lr > 0, f"--lr must be positive, got {self.lr}"),
-            (self.epochs is None or self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
-            (self.minutes is None or self.minutes > 0, f"--minutes must be positive, got {self.minutes}"),
-            (self.weight_decay >= 0, f"--weight-decay must be at least 0, got {self.weight_decay}"),
-            (self.grad_clip > 0, f"the gradient clipping norm must be positive, got {self.grad_clip}"),
-            (0.0 <= self.warmup < 1.0, f"--warmup is a share of the budget in [0, 1), got {self.warmup}"),
-            (0.0 < self.decay <= 1.0, f"--decay is a share of the budget in (0, 1], got {self.decay}"),
-            (self.eval_every_minutes > 0, f"--eval-every must be positive, got {self.eval_every_minutes}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise PerplexError(message)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def set_seed(seed: int) -> None:

@@ -446,3 +446,13 @@ def test_device_choice_and_mixed_precision_setup():
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
     with pytest.raises(PerplexError, match="--device must be one of"):
         resolve_device("tpu")
+
+
+def test_command_line_defaults_are_the_configs_defaults():
+    from attention.cli import _configs
+    from attention.config import TrainConfig, TransformerConfig
+
+    args = cli.build_parser().parse_args(["transformer"])
+    model, train = _configs(args, 10_000)
+    assert model == TransformerConfig(vocab_size=10_000)
+    assert train == TrainConfig()
