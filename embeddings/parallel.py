@@ -7,9 +7,10 @@ splitting each across cores costs more in synchronisation than it gains).
 The workers are processes forked from the trainer, the parameters living in shared
 memory: a mini-batch is some thirty small torch calls, and with threads the Python
 code between them holds the GIL, so two threads of one process reached only 1.2-1.5x
-one thread on PTB where two processes reach nearly 2x.  Where ``fork`` is not
-available (Windows, macOS's default) or the tensors are on a GPU, the workers are
-threads.  With one worker the run is deterministic; with more, the order of concurrent
+one thread on PTB where two processes reach nearly 2x.  The shared memory is an
+anonymous mapping, not a file in /dev/shm (``Tensor.share_memory_``), whose size
+containers often cap at 64 MB.  Off Linux (no ``fork``, or a fork that macOS
+libraries do not survive) or with the tensors on a GPU, the workers are threads.  With one worker the run is deterministic; with more, the order of concurrent
 updates (and so the result) varies slightly from run to run, as in gensim with
 ``workers > 1``.
 """
@@ -17,7 +18,9 @@ updates (and so the result) varies slightly from run to run, as in gensim with
 from __future__ import annotations
 
 import contextlib
+import mmap
 import multiprocessing
+import sys
 import threading
 from typing import Callable, Sequence
 
@@ -37,8 +40,22 @@ def single_threaded_ops(enabled: bool = True):
 
 
 def can_fork(tensors: Sequence) -> bool:
-    """Whether workers can be forked processes sharing ``tensors`` (all on the CPU)."""
-    return "fork" in multiprocessing.get_all_start_methods() and all(t.device.type == "cpu" for t in tensors)
+    """Whether workers can be forked processes sharing ``tensors`` (Linux, all on the CPU)."""
+    return sys.platform.startswith("linux") and all(t.device.type == "cpu" for t in tensors)
+
+
+def share(tensor) -> None:
+    """Move ``tensor``'s data, in place, to anonymous shared memory that forked
+    processes write to and read from (a no-op the second time)."""
+    import torch
+
+    if getattr(tensor, "_perplex_shared", False):
+        return
+    buffer = mmap.mmap(-1, max(tensor.numel() * tensor.element_size(), 1))  # MAP_SHARED | MAP_ANONYMOUS
+    shared = torch.frombuffer(buffer, dtype=tensor.dtype, count=tensor.numel()).view(tensor.shape)  # keeps buffer alive
+    shared.copy_(tensor)
+    tensor.set_(shared)
+    tensor._perplex_shared = True
 
 
 def run_batches(n_batches: int, workers: int, step: Callable[[int, int], None], shared: Sequence = (),
@@ -52,8 +69,9 @@ def run_batches(n_batches: int, workers: int, step: Callable[[int, int], None], 
     ----------
     shared : tensors
         Every tensor that ``step`` writes (parameters, per-worker sums).  For process
-        workers they are moved to shared memory first (in place), so the updates of
-        each worker reach the others and the caller.
+        workers they are moved to shared memory first (in place, :func:`share`), so the
+        updates of each worker reach the others and the caller; a tensor left out
+        would be updated in the workers' copies only.
     poll : callable, optional
         Called about ten times a second in the calling thread while workers run (to
         move a progress bar along from the per-worker sums), and once at the end.
@@ -78,7 +96,7 @@ def _run_processes(n_batches, workers, step, shared, poll) -> None:
     import torch
 
     for t in shared:
-        t.share_memory_()
+        share(t)
     ctx = multiprocessing.get_context("fork")
     errors = ctx.SimpleQueue()
 

@@ -45,3 +45,13 @@ def test_one_worker_runs_in_order():
     order = []
     run_batches(5, 1, lambda k, w: order.append((k, w)))
     assert order == [(k, 0) for k in range(5)]
+
+
+def test_share_moves_data_in_place_once():
+    t = torch.arange(12, dtype=torch.float64).view(3, 4)
+    view_before = t
+    parallel.share(t)
+    assert t is view_before and t.tolist() == torch.arange(12, dtype=torch.float64).view(3, 4).tolist()
+    pointer = t.data_ptr()
+    parallel.share(t)  # the second time changes nothing
+    assert t.data_ptr() == pointer
