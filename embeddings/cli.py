@@ -56,9 +56,10 @@ def register(sub) -> None:
                    help="sgns: starting learning rate, decayed linearly (0.025); glove: AdaGrad eta (0.05)")
     g.add_argument("--x-max", type=positive_float, default=100.0, help="glove: f(x) = min(1, (x/x_max)^alpha)")
     g.add_argument("--alpha", type=positive_float, default=0.75, help="glove: the exponent of f")
-    g.add_argument("--no-eos-pairs", action="store_true",
-                   help="glove: leave </s> out of the co-occurrences, as glove.c counts one-sentence-per-line text "
-                        "(the vectors then say nothing about sentence ends, and the next-word model is poor)")
+    g.add_argument("--eos-pairs", choices=("one-sided", "both", "none"), default="one-sided",
+                   help="glove: the pairs of </s> with the words beside it. one-sided: only </s> learns from them, "
+                        "so the words learn from exactly glove.c's X and the next-word model gets its </s>; both: the "
+                        "words learn from them too (a better next-word model, SimLex 0.004 lower); none: glove.c's X")
     g.add_argument("--adagrad", choices=("row", "element"), default="row",
                    help="glove: one AdaGrad sum per vector and bias (fast, same vectors) or per coordinate (glove.c)")
     g.add_argument("--seed", type=int, default=1, help="random seed")
@@ -162,7 +163,7 @@ def build_trainer(args):
         from embeddings.glove import GloVe
 
         return GloVe(GloVeConfig(dim=args.dim, window=window, epochs=epochs, x_max=args.x_max, alpha=args.alpha,
-                                 eta=lr, adagrad=args.adagrad, eos_pairs=not args.no_eos_pairs, seed=args.seed, workers=args.workers, device=device))
+                                 eta=lr, adagrad=args.adagrad, eos_pairs=args.eos_pairs, seed=args.seed, workers=args.workers, device=device))
     config = SGNSConfig(dim=args.dim, window=window, negative=args.negative, share_negatives=args.share_negatives,
                         sample=args.sample, epochs=epochs,
                         alpha=lr, seed=args.seed, workers=args.workers, device=device)

@@ -57,7 +57,9 @@ class GloVeConfig:
     eta: float = 0.05  # AdaGrad's initial learning rate of the vectors
     bias_eta: float = 1.0  # ... and of the biases (glove.c scales only the vectors' gradients by eta)
     grad_clip: float = 100.0  # |f(x) * error| is clipped here, as in GloVe's glove.c
-    eos_pairs: bool = True  # pair </s> with the words beside it (the next-word model needs it); False: glove.c's X
+    # </s> and the words beside it: "one-sided" counts the pairs but only </s> learns from them (the words
+    # learn from glove.c's X alone, the next-word model gets its </s>); "both": both sides learn; "none": glove.c's X
+    eos_pairs: str = "one-sided"
     adagrad: str = "row"  # "row": one squared-gradient sum per vector and bias; "element": per coordinate (glove.c)
     batch_size: int = 4096  # non-zeros per vectorized update (larger ones fall out of the CPU cache)
     workers: int = 2  # Hogwild processes (threads where fork is missing; 1 = deterministic)
@@ -68,6 +70,8 @@ class GloVeConfig:
         _check_positive("glove", dim=self.dim, window=self.window, epochs=self.epochs, x_max=self.x_max,
                         alpha=self.alpha, eta=self.eta, bias_eta=self.bias_eta, grad_clip=self.grad_clip, batch_size=self.batch_size,
                         workers=self.workers)
+        if self.eos_pairs not in ("one-sided", "both", "none"):
+            raise PerplexError(f"glove: eos_pairs must be 'one-sided', 'both' or 'none', got {self.eos_pairs!r}")
         if self.adagrad not in ("row", "element"):
             raise PerplexError(f"glove: adagrad must be 'row' or 'element', got {self.adagrad!r}")
 

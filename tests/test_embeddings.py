@@ -570,3 +570,25 @@ def test_saved_vectors_get_the_usual_file_permissions(tmp_path, small_kv):
     umask = os.umask(0)
     os.umask(umask)
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_glove_one_sided_eos_pairs_leave_the_words_alone():
+    # "x" only ever stands alone in a sentence, so all its non-zeros are pairs with </s>:
+    # one-sided, x never moves from its initial values while </s> learns; with "both" x learns too
+    sents = [["a", "b", "c"], ["b", "c", "d"], ["x"], ["a", "c"]] * 30
+    corpus = encode(sents, Vocabulary.build(sents))
+    x, eos = corpus.vocab.id("x"), corpus.vocab.eos_id
+
+    def fit(eos_pairs, epochs):
+        return GloVe(GloVeConfig(dim=8, window=2, epochs=epochs, workers=1, batch_size=32,
+                                 eos_pairs=eos_pairs)).fit(corpus)
+
+    for mode, x_learns in (("one-sided", False), ("both", True)):
+        short, long = fit(mode, 1), fit(mode, 4)  # same seed: same initial values
+        assert not np.allclose(short.W_[eos], long.W_[eos])  # </s> learns in both modes
+        assert np.allclose(short.W_[x], long.W_[x]) != x_learns
+        assert np.allclose(short.W_tilde_[x], long.W_tilde_[x]) != x_learns
+        assert np.allclose(short.b_[x], long.b_[x]) != x_learns
+    assert fit("none", 1).cooccurrence_[x].nnz == 0  # glove.c's X has no </s> pairs
+    with pytest.raises(PerplexError, match="eos_pairs"):
+        GloVeConfig(eos_pairs="yes")
