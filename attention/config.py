@@ -11,8 +11,26 @@ from dataclasses import asdict, dataclass, fields
 from perplex.errors import PerplexError
 
 
+def _raise_first_failure(checks: list[tuple[bool, str]]) -> None:
+    for ok, message in checks:
+        if not ok:
+            raise PerplexError(message)
+
+
+class _Saved:
+    """Round trip through the plain dicts stored in checkpoints (unknown keys are ignored)."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
 @dataclass
-class TransformerConfig:
+class TransformerConfig(_Saved):
     """The architecture (saved inside every checkpoint).
 
     The defaults are the fast CPU configuration chosen by measurement (see
@@ -50,23 +68,16 @@ class TransformerConfig:
             (self.positional in ("learned", "sinusoidal"), f"--positional must be learned or sinusoidal, got {self.positional!r}"),
             (self.output in ("adaptive", "full"), f"--output must be adaptive or full, got {self.output!r}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise PerplexError(message)
+        _raise_first_failure(checks)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["cutoffs"] = list(self.cutoffs)
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "TransformerConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Saved):
     """How to train (saved in the resumable checkpoint)."""
 
     batch_size: int = 32  # windows per step
@@ -100,14 +111,4 @@ class TrainConfig:
             (0.0 < self.decay <= 1.0, f"--decay is a share of the budget in (0, 1], got {self.decay}"),
             (self.eval_every_minutes > 0, f"--eval-every must be positive, got {self.eval_every_minutes}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise PerplexError(message)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        _raise_first_failure(checks)

@@ -215,7 +215,7 @@ def run_glove_section(splits, args, out, log):
     try:
         for seed in range(1, args.seeds + 1):
             # the default, then exactly the C code's X (no </s> pairs) for a like-for-like comparison
-            for impl, eos_pairs in (("perplex", "one-sided"), ("perplex, C's X", "none")):
+            for impl, eos_pairs in (("perplex", GloVeConfig.eos_pairs), ("perplex, C's X", "none")):
                 model = GloVe(GloVeConfig(dim=args.dim, window=10, epochs=args.glove_epochs, workers=args.workers,
                                           seed=seed, eos_pairs=eos_pairs)).fit(splits.train)
                 first = first or model

@@ -314,7 +314,7 @@ class SGNS:
                 tgt_ids = torch.cat([centres, noise[first // c : first // c + groups]], dim=1)  # (G, c+K)
                 ctx_ids, pairs, pair_counts, tgt_ids = (t.to(device) for t in (ctx_ids, pairs, pair_counts, tgt_ids))
                 ctx = overlapping(w_in.index_select(0, ctx_ids), groups, pairs.shape[1], c)  # (G, c+2W, d) view
-                # The loss is only reported: computing it on every 4th batch saves a tenth of the time.
+                # The loss is only reported: computing it on every 4th batch saves most of its softplus passes.
                 with_loss = k % (4 * cfg.workers) < cfg.workers
                 loss, g_ctx, g_tgt = sgns_loss_and_grads(ctx, rows(w_out, tgt_ids), pairs, pair_counts, -lr, with_loss)
                 w_in.index_add_(0, ctx_ids, fold_overlapping(g_ctx, c))

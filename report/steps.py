@@ -151,8 +151,6 @@ def embeddings_step(run, cache: ResultCache, budgets: Budgets):
 # ---------------------------------------------------------------------------- transformer
 def _train_transformer(run, cache: ResultCache, minutes: float, init: str | None):
     import cli as cli_module
-    from dataclasses import asdict
-
     from attention.cli import _build_trainer, _configs
     from attention.device import resolve_device
     from attention.scoring import TransformerScorer
@@ -163,7 +161,7 @@ def _train_transformer(run, cache: ResultCache, minutes: float, init: str | None
     args = cli_module.build_parser().parse_args(argv)
     model_config, train_config = _configs(args, len(run.data.vocab))
     # every model and training setting goes into the key, so a changed default never reuses an old result
-    settings = {"init": init and Path(init).name, "model": asdict(model_config), "train": train_config.to_dict()}
+    settings = {"init": init and Path(init).name, "model": model_config.to_dict(), "train": train_config.to_dict()}
     checkpoint = cache.path("transformer-ckpt", settings).with_suffix(".pt")
 
     def compute():
