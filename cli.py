@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
-from perplex.cli_common import Formatter, Parser
+from perplex.cli_common import Formatter, Parser, warn_one_line
 from perplex.errors import PerplexError
 
 # Modules that define register(subparsers); heavy imports stay inside their commands.
@@ -47,6 +48,7 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = warn_one_line
     try:
         return args.run(args) or 0
     except PerplexError as exc:

@@ -29,13 +29,14 @@
    give the same vectors (PTB, 25 iterations: WordSim353 0.1379 against 0.1378,
    SimLex-999 0.0883 both), and the row version needs far less memory traffic: a
    row's mean squared gradient is (g eta)^2 |w~_j|^2 / d, from the norms of the
-   gathered rows, so no (batch, d) array of squares is ever written (the update is
-   memory-bound: on PTB with 2 workers the row version takes 1.1 s per iteration, the
-   element version 1.8 s).
-   Mini-batches of non-zeros, shuffled each epoch, are computed from the same
-   parameters; all squared gradients of a batch are added to the sums before any
-   step, so a word met n times in a batch moves about as far as n sequential AdaGrad
-   steps would take it (of order eta sqrt(n)), never n full-size steps.
+   gathered rows, so no (batch, d) array of squares is ever written.
+   The non-zeros are shuffled once (as glove.c's ``shuffle`` does) and cut into
+   mini-batches, visited in a new random order each epoch.  A batch is computed from
+   the same parameters; all squared gradients of a batch are added to the sums before
+   any step, so a word met n times in a batch moves about as far as n sequential
+   AdaGrad steps would take it (of order eta sqrt(n)), never n full-size steps.
+   The update of a batch (:func:`adagrad_step`) is compiled by ``torch.compile`` into
+   one loop over the batch (``GloVeConfig.compile``; plain torch calls where that fails).
 3. Return W + W~ as the word vectors (section 4.2 of the paper).
 
 The loss cannot go NaN: only non-zeros enter (log X_ij is finite), each error is clipped
@@ -57,7 +58,7 @@ import numpy as np
 from corpus.encoded import EncodedCorpus
 from embeddings.config import GloVeConfig
 from embeddings.parallel import run_batches
-from embeddings.training import check_trainable, progress_bar
+from embeddings.training import check_trainable, compiled, progress_bar
 from perplex.errors import PerplexError
 
 
@@ -141,6 +142,66 @@ def glove_loss_and_grads(w, wt, b, bt, logx, fx):
     return (g * err).sum(), g
 
 
+def adagrad_step(table, gradsq, rows, cols, logx, fx, *, eta: float, bias_eta: float, grad_clip: float,
+                 rowwise: bool, one_sided: int | None = None):
+    """One AdaGrad step on a mini-batch of non-zeros, in place; returns the batch's J.
+
+    Parameters
+    ----------
+    table : float tensor (2V, d+1)
+        Rows 0..V-1 hold [w_i | b_i], rows V..2V-1 hold [w~_j | b~_j].
+    gradsq : float tensor (2V, 2) or (2V, d+1)
+        AdaGrad's sums of squared gradients: per row [vector | bias] (``rowwise``), or per
+        coordinate (glove.c).
+    rows, cols : int tensors (B,)
+        i and V + j of each non-zero.
+    logx, fx : float tensors (B,)
+        log X_ij and f(X_ij).
+    one_sided : int, optional
+        A word (``</s>``) whose pairs teach only itself: the other side of its non-zeros
+        keeps its parameters.
+    """
+    import torch
+
+    n = rows.shape[0]
+    d = table.shape[1] - 1
+    idx = torch.cat([rows, cols])  # (2B,)
+    p = table.index_select(0, idx)  # (2B, d+1): [w_i | b_i] then [w~_j | b~_j]
+    vec = p[:, :d]
+    loss, g = glove_loss_and_grads(vec[:n], vec[n:], p[:n, d], p[n:, d], logx, fx)
+    # glove.c: fdiff = f * err (clipped here) is the gradient of J/2; the vectors'
+    # gradients are scaled by eta, the biases' by bias_eta.
+    g = g.clamp(-grad_clip, grad_clip).neg()  # descent direction
+    if one_sided is None:
+        g2 = torch.cat([g, g])  # (2B,): the row side's factor, then the column side's
+    else:  # 0 for the side whose partner is the one-sided word
+        g2 = torch.cat([g * (cols != table.shape[0] // 2 + one_sided), g * (rows != one_sided)])
+    # Written for both modes: few passes over (2B, d) arrays when run call by call, and
+    # plain enough for torch.compile to fuse.
+    grads = torch.empty_like(p)  # -(learning rate) * dJ/2 for each row of idx
+    if rowwise:
+        # The gradient of w_i is g eta w~_j, so its mean squared coordinate is
+        # (g eta)^2 |w~_j|^2 / d: the row sums need norms, not a (2B, d) array of squares.
+        norms = torch.linalg.vector_norm(vec, dim=1).square().roll(n)  # |w~_j|^2, then |w_i|^2
+        squares = torch.stack([(g2 * eta).square() * norms / d, (g2 * bias_eta).square()], dim=1)  # (2B, 2)
+        # AdaGrad: add every squared gradient first, then step each occurrence by its
+        # gradient / sqrt(sum); repeated rows add up (see the module docstring).
+        gradsq.index_add_(0, idx, squares)
+        scale = gradsq.index_select(0, idx).rsqrt()
+        step_size = (g2 * eta * scale[:, 0]).unsqueeze(1)  # (2B, 1)
+        torch.mul(p[n:], step_size[:n], out=grads[:n])  # w~_j for the row side; its bias column is replaced below
+        torch.mul(p[:n], step_size[n:], out=grads[n:])  # w_i for the column side
+        grads[:, d] = g2 * bias_eta * scale[:, 1]
+    else:
+        torch.mul(p[n:], (g2[:n] * eta).unsqueeze(1), out=grads[:n])  # bias columns replaced below
+        torch.mul(p[:n], (g2[n:] * eta).unsqueeze(1), out=grads[n:])
+        grads[:, d] = g2 * bias_eta
+        gradsq.index_add_(0, idx, grads * grads)
+        grads = grads * gradsq.index_select(0, idx).rsqrt()
+    table.index_add_(0, idx, grads)
+    return loss
+
+
 class GloVe:
     """GloVe trainer (``fit`` returns ``self``).
 
@@ -188,65 +249,50 @@ class GloVe:
             gradsq = torch.ones_like(table)
         else:  # per row: [vector | bias] sums
             gradsq = torch.ones(2 * vocab_size, 2, device=device)
-        cols_shifted = cols + vocab_size
+        # Shuffle the non-zeros once, into contiguous copies (glove.c's ``shuffle``), so that
+        # a batch is a slice; each epoch visits the batches in a new random order.  (A full
+        # reshuffle every epoch took a quarter of each epoch's time on PTB, serially.)
+        order = torch.randperm(nnz, generator=gen).to(device)
+        rows, cols = rows.index_select(0, order), cols.index_select(0, order) + vocab_size
+        logx, fx = logx.index_select(0, order), fx.index_select(0, order)
+        del order
+        n_batches = math.ceil(nnz / cfg.batch_size)
         # With one-sided </s> pairs, the side of a non-zero whose partner is </s> does not move.
-        learns = None
-        if cfg.eos_pairs == "one-sided":
-            learns = torch.cat([cols != corpus.vocab.eos_id, rows != corpus.vocab.eos_id]).view(2, -1)
-        self.losses_ = []
+        hyper = dict(eta=cfg.eta, bias_eta=cfg.bias_eta, grad_clip=cfg.grad_clip, rowwise=cfg.adagrad == "row",
+                     one_sided=corpus.vocab.eos_id if cfg.eos_pairs == "one-sided" else None)
         bar = progress_bar(cfg.epochs * nnz, progress, unit="non-zero")
         start = time.perf_counter()
+        update = adagrad_step
+        if cfg.compile and nnz >= cfg.batch_size:
+            if bar is not None:
+                bar.set_description("compiling the update")
+            # The first call compiles; with f = 0 every gradient and squared gradient is 0, so it moves nothing.
+            b = cfg.batch_size
+            example = (table, gradsq, rows[:b], cols[:b], logx[:b], torch.zeros_like(fx[:b]))
+            update = compiled(adagrad_step, example, hyper, what="the GloVe update")
+            if bar is not None:
+                bar.set_description(None)
+        self.compile_seconds_ = time.perf_counter() - start
+        self.losses_ = []
+        start = time.perf_counter()
         for epoch in range(cfg.epochs):
-            # Shuffle the non-zeros once per epoch, so that each batch reads contiguous slices.
-            order = torch.randperm(nnz, generator=gen).to(device)
-            rows_e, cols_e = rows.index_select(0, order), cols_shifted.index_select(0, order)
-            logx_e, fx_e = logx.index_select(0, order), fx.index_select(0, order)
-            learns_e = None if learns is None else learns.index_select(1, order).to(fx.dtype)  # (2, nnz)
+            batch_order = torch.randperm(n_batches, generator=gen)
             sums = torch.zeros(cfg.workers, 2, dtype=torch.float64)  # per worker: loss, non-zeros done
 
             def step(k: int, worker: int) -> None:
-                lo, hi = k * cfg.batch_size, min((k + 1) * cfg.batch_size, nnz)
-                n = hi - lo
-                idx = torch.cat([rows_e[lo:hi], cols_e[lo:hi]])  # (2B,)
-                p = table.index_select(0, idx)  # (2B, d+1): [w_i | b_i] then [w~_j | b~_j]
-                vec = p[:, :d]
-                loss, g = glove_loss_and_grads(vec[:n], vec[n:], p[:n, d], p[n:, d], logx_e[lo:hi], fx_e[lo:hi])
+                batch = int(batch_order[k])
+                lo, hi = batch * cfg.batch_size, min((batch + 1) * cfg.batch_size, nnz)
+                # the compiled update is specialised to full batches; the last one runs as plain torch calls
+                run = update if hi - lo == cfg.batch_size else adagrad_step
+                loss = run(table, gradsq, rows[lo:hi], cols[lo:hi], logx[lo:hi], fx[lo:hi], **hyper)
                 sums[worker, 0] += float(loss)
-                sums[worker, 1] += n
-                # glove.c: fdiff = f * err (clipped here) is the gradient of J/2; the vectors'
-                # gradients are scaled by eta, the biases' by bias_eta.
-                g = g.clamp_(-cfg.grad_clip, cfg.grad_clip).neg_()  # descent direction
-                # the row side's and the column side's factor: equal, or 0 for a word paired with </s>
-                g2 = torch.cat([g, g]) if learns_e is None else (learns_e[:, lo:hi] * g).view(-1)  # (2B,)
-                grads = torch.empty_like(p)  # -(learning rate) * dJ/2 for each row of idx
-                if cfg.adagrad == "element":
-                    torch.mul(vec[n:], g2[:n, None], out=grads[:n, :d]).mul_(cfg.eta)
-                    torch.mul(vec[:n], g2[n:, None], out=grads[n:, :d]).mul_(cfg.eta)
-                    grads[:, d] = g2 * cfg.bias_eta
-                    # AdaGrad: add every squared gradient first, then step each occurrence by
-                    # its gradient / sqrt(sum); repeated rows add up (see the module docstring).
-                    # (index_add_ without alpha and rsqrt: the fast paths on CPU)
-                    gradsq.index_add_(0, idx, grads * grads)
-                    grads.mul_(gradsq.index_select(0, idx).rsqrt_())
-                else:
-                    # The gradient of w_i is g eta w~_j, so its mean squared coordinate is
-                    # (g eta)^2 |w~_j|^2 / d: the row sums need norms, not a (2B, d) temporary.
-                    norms = torch.linalg.vector_norm(vec, dim=1).square_().roll(n)  # |w~_j|^2, then |w_i|^2
-                    squares = torch.stack([(g2 * cfg.eta).square_().mul_(norms).div_(d),
-                                           (g2 * cfg.bias_eta).square_()], dim=1)  # (2B, 2)
-                    gradsq.index_add_(0, idx, squares)
-                    scale = gradsq.index_select(0, idx).rsqrt_()
-                    step_size = (g2 * cfg.eta).mul_(scale[:, 0]).unsqueeze(1)  # (2B, 1)
-                    torch.mul(p[n:], step_size[:n], out=grads[:n])  # the bias column is overwritten below
-                    torch.mul(p[:n], step_size[n:], out=grads[n:])
-                    grads[:, d] = g2.mul_(cfg.bias_eta).mul_(scale[:, 1])
-                table.index_add_(0, idx, grads)
+                sums[worker, 1] += hi - lo
 
             def show_progress() -> None:
                 bar.n = epoch * nnz + int(sums[:, 1].sum())
                 bar.refresh()
 
-            run_batches(math.ceil(nnz / cfg.batch_size), cfg.workers, step, shared=(table, gradsq, sums),
+            run_batches(n_batches, cfg.workers, step, shared=(table, gradsq, sums),
                         poll=show_progress if bar is not None else None)
             total = float(sums[:, 0].sum())
             mean = total / nnz

@@ -1,6 +1,8 @@
-"""What both trainers share: the input check and the progress bar."""
+"""What the trainers share: the input check, the progress bar and the compiled update."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -23,3 +25,31 @@ def progress_bar(total: float, enabled: bool, unit: str = "word"):
     from tqdm import tqdm
 
     return tqdm(total=total, unit=unit, unit_scale=True, dynamic_ncols=True, leave=False)
+
+
+def compiled(fn, example_args: tuple, example_kwargs: dict, what: str):
+    """``fn`` compiled by ``torch.compile``, or ``fn`` itself where compiling fails.
+
+    Inductor turns the twenty-odd torch calls of a mini-batch update, each a pass over
+    (batch, d) arrays, into one C++ loop (a Triton kernel on CUDA) that keeps the batch in
+    cache.  ``fn`` is compiled for the shapes of ``example_args`` and run once on them, so
+    that call must change nothing (a batch of zero weights).  Compiling takes seconds to
+    a minute the first time; Inductor caches the result on disk for later runs.  Compiled
+    with one thread per operation, as the Hogwild workers run it.  Without a C++ compiler
+    (or on a platform Inductor does not support) ``fn`` runs as plain torch calls, after a
+    one-line warning.
+    """
+    import torch
+
+    from embeddings.parallel import single_threaded_ops
+
+    fast = torch.compile(fn, dynamic=False, fullgraph=True)
+    try:
+        with single_threaded_ops():
+            fast(*example_args, **example_kwargs)
+    except Exception as exc:  # noqa: BLE001 - any compiler failure means: run uncompiled
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        warnings.warn(f"torch.compile could not build {what} ({type(exc).__name__}: {reason[:200]}); "
+                      "it runs as plain torch calls, about 1.5x slower (--no-compile skips the attempt)", stacklevel=2)
+        return fn
+    return fast

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 
 from perplex.cli_common import (Formatter, add_data_options, load_data, non_negative_float, positive_int,
                                  print_results, progress_enabled)
@@ -90,17 +89,10 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="order", disable=not progress_enabled(), leave=False)
 
 
-def _warn_one_line(message, category, filename, lineno, file=None, line=None):
-    import sys
-
-    print(f"perplex: warning: {message}", file=sys.stderr)
-
-
 def run_ngram(args) -> int:
     from eval import evaluate
     from lm import save_model, train, write_arpa
 
-    warnings.showwarning = _warn_one_line
     if args.arpa and args.smoothing not in ("kn", "mkn", "ikn"):
         raise PerplexError("--arpa writes backoff models (kn, mkn, ikn); MLE and add-k are not backoff models, use --save")
     for target in (args.arpa, args.save):
@@ -138,7 +130,6 @@ def load_any_model(args):
     """The model named by --arpa or --model."""
     from lm import load_model, read_arpa
 
-    warnings.showwarning = _warn_one_line
     return read_arpa(args.arpa) if args.arpa else load_model(args.model)
 
 

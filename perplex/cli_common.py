@@ -10,6 +10,11 @@ from typing import Sequence
 from perplex.errors import PerplexError
 
 
+def warn_one_line(message, category, filename, lineno, file=None, line=None):
+    """A ``warnings.showwarning`` that prints "perplex: warning: ..." (no source line)."""
+    print(f"perplex: warning: {message}", file=sys.stderr)
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and exit with status 2."""
 

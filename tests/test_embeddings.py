@@ -14,7 +14,7 @@ from corpus import Vocabulary, encode
 from embeddings.config import GloVeConfig, SGNSConfig
 from embeddings.evaluation import (ANALOGY_FILE, SIMLEX_FILE, WS353_FILE, dataset_path, evaluate_analogies,
                                    evaluate_word_pairs)
-from embeddings.glove import GloVe, cooccurrence, glove_loss_and_grads, weighting
+from embeddings.glove import GloVe, adagrad_step, cooccurrence, glove_loss_and_grads, weighting
 from embeddings.language_model import BilinearNextWordModel, glove_language_model, sgns_language_model
 from embeddings.queries import analogy, analogy_scores, most_similar, unit_vectors
 from embeddings.sgns import (SGNS, cumulative_table, draw_negatives, fold_overlapping, keep_probabilities,
@@ -476,6 +476,110 @@ def test_glove_gradients_match_autograd():
     assert torch.allclose(2 * gvec[:, None] * wt.detach(), w.grad)
     assert torch.allclose(2 * gvec[:, None] * w.detach(), wt.grad)
     assert torch.allclose(2 * gvec, b.grad) and torch.allclose(2 * gvec, bt.grad)
+
+
+def adagrad_step_by_loops(table, gradsq, rows, cols, logx, fx, eta, bias_eta, grad_clip, rowwise, one_sided):
+    """The update of adagrad_step written out one non-zero and one coordinate at a time (float64)."""
+    table, gradsq = table.copy(), gradsq.copy()
+    d = table.shape[1] - 1
+    moves = []  # (row, gradient of [vector | bias] scaled by its learning rate)
+    loss = 0.0
+    for k, (i, j) in enumerate(zip(rows, cols)):
+        err = table[i, :d] @ table[j, :d] + table[i, d] + table[j, d] - logx[k]
+        loss += fx[k] * err * err
+        g = -min(max(fx[k] * err, -grad_clip), grad_clip)
+        for side, (me, partner) in enumerate([(i, j), (j, i)]):
+            factor = 0.0 if partner == one_sided or partner == one_sided + len(table) // 2 else 1.0
+            moves.append((me, np.append(eta * factor * g * table[partner, :d], bias_eta * factor * g)))
+    for r, grad in moves:  # every squared gradient is added before any step
+        if rowwise:
+            gradsq[r] += [np.mean(grad[:d] ** 2), grad[d] ** 2]
+        else:
+            gradsq[r] += grad ** 2
+    for r, grad in moves:
+        scale = np.append(np.full(d, gradsq[r, 0]), gradsq[r, 1]) if rowwise else gradsq[r]
+        table[r] += grad / np.sqrt(scale)
+    return table, gradsq, loss
+
+
+@pytest.mark.parametrize("rowwise", [True, False])
+def test_adagrad_step_matches_the_update_written_out(rowwise):
+    # V = 3 (rows 0-2 hold w and b, 3-5 hold w~ and b~), d = 2; word 0 appears twice as a row
+    # and twice as a column, one error is large enough to be clipped, and word 0 is one-sided
+    # (</s>): the other side of its pairs does not learn
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(6, 3))
+    gradsq = rng.uniform(1, 2, size=(6, 2 if rowwise else 3))
+    rows, cols = np.array([0, 0, 1, 2]), np.array([4, 3, 3, 5])
+    logx, fx = np.log([2.0, 0.5, 40.0, 1e-4]), np.array([0.3, 1.0, 0.8, 0.5])
+    hyper = dict(eta=0.05, bias_eta=1.0, grad_clip=1.0, rowwise=rowwise, one_sided=0)
+    expected_table, expected_gradsq, expected_loss = adagrad_step_by_loops(table, gradsq, rows, cols, logx, fx,
+                                                                           **hyper)
+    t, gs = torch.tensor(table), torch.tensor(gradsq)
+    loss = adagrad_step(t, gs, torch.tensor(rows), torch.tensor(cols), torch.tensor(logx), torch.tensor(fx), **hyper)
+    assert loss.item() == pytest.approx(expected_loss, rel=1e-12)
+    assert np.allclose(t.numpy(), expected_table, rtol=1e-12, atol=0)
+    assert np.allclose(gs.numpy(), expected_gradsq, rtol=1e-12, atol=0)
+    assert not np.allclose(expected_table, table)  # the step moved something
+    assert np.array_equal(expected_table[4], table[4])  # w~ of word 1: its only partner is word 0
+    assert not np.array_equal(expected_table[3], table[3])  # word 0's own w~ learns
+
+
+def glove_batch(seed=0, vocab=50, d=8, n=64):
+    g = torch.Generator().manual_seed(seed)
+    table = (torch.rand(2 * vocab, d + 1, generator=g) - 0.5) / d
+    rows = torch.randint(0, vocab, (n,), generator=g)
+    cols = torch.randint(vocab, 2 * vocab, (n,), generator=g)
+    logx, fx = torch.rand(n, generator=g) * 3, torch.rand(n, generator=g)
+    return table, torch.ones(2 * vocab, 2), rows, cols, logx, fx
+
+
+def test_a_batch_of_zero_weights_moves_nothing():
+    # what compiling relies on: its first call (f = 0) must leave the parameters as they were
+    table, gradsq, rows, cols, logx, fx = glove_batch()
+    before, gradsq_before = table.clone(), gradsq.clone()
+    adagrad_step(table, gradsq, rows, cols, logx, torch.zeros_like(fx), eta=0.05, bias_eta=1.0,
+                 grad_clip=100.0, rowwise=True, one_sided=3)
+    assert torch.equal(table, before) and torch.equal(gradsq, gradsq_before)
+
+
+def test_compiled_update_equals_the_plain_one():
+    import shutil
+
+    from embeddings.training import compiled
+
+    if not (shutil.which("c++") or shutil.which("g++")):
+        pytest.skip("torch.compile needs a C++ compiler")
+    hyper = dict(eta=0.05, bias_eta=1.0, grad_clip=100.0, rowwise=True, one_sided=3)
+    table, gradsq, rows, cols, logx, fx = glove_batch()
+    before = table.clone()
+    fast = compiled(adagrad_step, (table, gradsq, rows, cols, logx, torch.zeros_like(fx)), hyper, "a test")
+    assert fast is not adagrad_step  # it did compile
+    assert torch.equal(table, before)  # the compiling call moved nothing
+    plain_table, plain_gradsq = table.clone(), gradsq.clone()
+    for k in range(3):  # new batches of the same shape run the compiled code
+        _, _, rows, cols, logx, fx = glove_batch(seed=k + 1)
+        fast_loss = fast(table, gradsq, rows, cols, logx, fx, **hyper)
+        plain_loss = adagrad_step(plain_table, plain_gradsq, rows, cols, logx, fx, **hyper)
+        assert fast_loss.item() == pytest.approx(plain_loss.item(), rel=1e-5)
+    assert torch.allclose(table, plain_table, rtol=1e-5, atol=1e-7) and not torch.equal(table, before)
+    assert torch.allclose(gradsq, plain_gradsq, rtol=1e-5)
+
+
+def test_compiling_falls_back_to_plain_torch_with_a_warning(monkeypatch):
+    from embeddings.training import compiled
+
+    def broken_compile(fn, **options):
+        def fail(*args, **kwargs):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\n(long details)")
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    table, gradsq, rows, cols, logx, fx = glove_batch()
+    with pytest.warns(UserWarning, match=r"could not build the GloVe update \(RuntimeError: InvalidCxxCompiler"):
+        update = compiled(adagrad_step, (table, gradsq, rows, cols, logx, torch.zeros_like(fx)),
+                          dict(eta=0.05, bias_eta=1.0, grad_clip=100.0, rowwise=True), "the GloVe update")
+    assert update is adagrad_step
 
 
 def test_glove_recovers_planted_structure(glove_grid):

@@ -174,3 +174,11 @@ def test_cuda_requested_without_a_device(capsys, corpus_file):
         pytest.skip("a CUDA device is present")
     code, _, err = run(capsys, "embed", "--device", "cuda", "--train", corpus_file)
     one_line_error(code, err, "--device cuda")
+
+
+def test_glove_compiles_its_update_unless_told_not_to():
+    from embeddings.cli import build_trainer
+
+    parser = cli.build_parser()
+    assert build_trainer(parser.parse_args(["embed", "--method", "glove"])).config.compile is True
+    assert build_trainer(parser.parse_args(["embed", "--method", "glove", "--no-compile"])).config.compile is False
