@@ -248,7 +248,6 @@ def run_glove_section(splits, args, out, log):
     if c_here:
         ours["speed_ratio_vs_C_here"] = c_here["seconds_per_iteration"] / ours["seconds_per_iteration"]
         ours["at_least_C_here_quality"] = all(ours[k] >= c_here[k] for k in GLOVE_KEYS[:3])
-    if c_here:
         ours_plain["speed_ratio_vs_C_here"] = c_here["seconds_per_iteration"] / ours_plain["seconds_per_iteration"]
     out["glove"] = {"runs": rows, "mean": {"perplex": ours, "perplex_C_X": ours_same_x, "perplex_plain": ours_plain,
                                            "C_this_run": c_here},

@@ -64,8 +64,8 @@ def register(sub) -> None:
                    help="glove: one AdaGrad sum per vector and bias (fast, same vectors) or per coordinate (glove.c)")
     g.add_argument("--no-compile", action="store_true",
                    help="glove: run the update as plain torch calls instead of compiling it with torch.compile "
-                        "(which needs a C++ compiler and takes 5-20 s the first time, cached on disk, and makes an epoch "
-                        "about 1.7x faster)")
+                        "(which needs a C++ compiler and takes 5-20 s the first time, cached on disk, and "
+                        "makes an epoch about 1.7x faster)")
     g.add_argument("--seed", type=int, default=1, help="random seed")
     g.add_argument("--workers", type=positive_int, default=2,
                    help="Hogwild training processes (threads where fork is missing; 1 = deterministic result for a seed)")
@@ -193,9 +193,12 @@ def run_embed(args) -> int:
     if args.out:
         save_vectors(trainer.keyed_vectors(), args.out)
     label = f"{args.method}" + (" (gensim)" if args.backend == "gensim" else "")
-    speed = (f"{trainer.words_per_second_:,.0f} tokens/s" if hasattr(trainer, "words_per_second_")
-             else f"{trainer.seconds_per_epoch_:.2f} s/epoch over {trainer.nnz_:,} non-zeros"
-             + (f", after {trainer.compile_seconds_:.1f} s compiling the update" if trainer.compile_seconds_ >= 0.05 else ""))
+    if hasattr(trainer, "words_per_second_"):
+        speed = f"{trainer.words_per_second_:,.0f} tokens/s"
+    else:
+        speed = f"{trainer.seconds_per_epoch_:.2f} s/epoch over {trainer.nnz_:,} non-zeros"
+        if trainer.compile_seconds_ >= 0.05:
+            speed += f", after {trainer.compile_seconds_:.1f} s compiling the update"
     notes = [f"{label}: trained on {splits.train.n_tokens:,} tokens of {splits.source} "
              f"(|V| = {len(splits.vocab):,}) in {trainer.seconds_:.1f} s, {speed}"]
     if args.out:
