@@ -238,9 +238,8 @@ def run_glove_section(splits, args, out, log):
     finally:
         if tmp is not None:
             tmp.cleanup()
-    ours = {k: mean([r for r in rows if r["impl"] == "perplex"], k) for k in GLOVE_KEYS}
-    ours_same_x = {k: mean([r for r in rows if r["impl"] == "perplex, C's X"], k) for k in GLOVE_KEYS}
-    ours_plain = {k: mean([r for r in rows if r["impl"] == "perplex, plain"], k) for k in GLOVE_KEYS}
+    ours, ours_same_x, ours_plain = ({k: mean([r for r in rows if r["impl"] == impl], k) for k in GLOVE_KEYS}
+                                     for impl, _, _ in variants)
     c_rows = [r for r in rows if r["impl"] == "C"]
     c_here = {k: mean(c_rows, k) for k in GLOVE_KEYS} if c_rows else None
     ours["speed_ratio_vs_C_issue"] = GLOVE_C["seconds_per_iteration"] / ours["seconds_per_iteration"]

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 
+from embeddings.config import GloVeConfig, SGNSConfig  # torch-free: the options' defaults are the configs'
 from perplex.cli_common import (Formatter, PerplexError, add_data_options, non_negative_float, positive_float,
                                  positive_int, print_results, progress_enabled)
 
 DEFAULT_VECTORS = "vectors.bin"
 METHOD_DEFAULTS = {  # options whose default depends on --method (word2vec's and GloVe's own)
-    "sgns": {"window": 5, "epochs": 5, "lr": 0.025},
-    "glove": {"window": 10, "epochs": 25, "lr": 0.05},
+    "sgns": {"window": SGNSConfig.window, "epochs": SGNSConfig.epochs, "lr": SGNSConfig.alpha},
+    "glove": {"window": GloVeConfig.window, "epochs": GloVeConfig.epochs, "lr": GloVeConfig.eta},
 }
-
-
+SG, GL = SGNSConfig, GloVeConfig
 
 
 EMBED_HELP = """\
@@ -42,32 +42,32 @@ def register(sub) -> None:
                    help="skip-gram with negative sampling (Mikolov et al. 2013) or GloVe (Pennington et al. 2014)")
     g.add_argument("--out", metavar="FILE", default=DEFAULT_VECTORS,
                    help="where to write the vectors (word2vec binary; text for .txt/.vec)")
-    g.add_argument("--dim", type=positive_int, default=100, help="vector dimension")
+    g.add_argument("--dim", type=positive_int, default=SG.dim, help="vector dimension")
     g.add_argument("--window", type=positive_int, default=None,
                    help="context window (default 5 for sgns, the largest of the dynamic windows; 10 for glove)")
-    g.add_argument("--negative", type=positive_int, default=5, help="sgns: noise words per pair")
-    g.add_argument("--share-negatives", type=positive_int, default=4, metavar="C",
+    g.add_argument("--negative", type=positive_int, default=SG.negative, help="sgns: noise words per pair")
+    g.add_argument("--share-negatives", type=positive_int, default=SG.share_negatives, metavar="C",
                    help="sgns: consecutive centre words that draw their noise words together, which halves the "
                         "arithmetic (every pair keeps its own K noise terms; 1 = one draw per centre)")
-    g.add_argument("--sample", type=non_negative_float, default=1e-3,
+    g.add_argument("--sample", type=non_negative_float, default=SG.sample,
                    help="sgns: subsampling threshold (0 = off)")
     g.add_argument("--epochs", type=positive_int, default=None, help="passes over the data (default 5 sgns, 25 glove)")
     g.add_argument("--lr", type=positive_float, default=None,
                    help="sgns: starting learning rate, decayed linearly (0.025); glove: AdaGrad eta (0.05)")
-    g.add_argument("--x-max", type=positive_float, default=100.0, help="glove: f(x) = min(1, (x/x_max)^alpha)")
-    g.add_argument("--alpha", type=positive_float, default=0.75, help="glove: the exponent of f")
-    g.add_argument("--eos-pairs", choices=("one-sided", "both", "none"), default="one-sided",
+    g.add_argument("--x-max", type=positive_float, default=GL.x_max, help="glove: f(x) = min(1, (x/x_max)^alpha)")
+    g.add_argument("--alpha", type=positive_float, default=GL.alpha, help="glove: the exponent of f")
+    g.add_argument("--eos-pairs", choices=("one-sided", "both", "none"), default=GL.eos_pairs,
                    help="glove: the pairs of </s> with the words beside it. one-sided: only </s> learns from them, "
                         "so the words learn from exactly glove.c's X and the next-word model gets its </s>; both: the "
                         "words learn from them too (a better next-word model, SimLex 0.004 lower); none: glove.c's X")
-    g.add_argument("--adagrad", choices=("row", "element"), default="row",
+    g.add_argument("--adagrad", choices=("row", "element"), default=GL.adagrad,
                    help="glove: one AdaGrad sum per vector and bias (fast, same vectors) or per coordinate (glove.c)")
     g.add_argument("--no-compile", action="store_true",
                    help="glove: run the update as plain torch calls instead of compiling it with torch.compile "
                         "(which needs a C++ compiler and takes 5-20 s the first time, cached on disk, and "
                         "makes an epoch about 1.7x faster)")
-    g.add_argument("--seed", type=int, default=1, help="random seed")
-    g.add_argument("--workers", type=positive_int, default=2,
+    g.add_argument("--seed", type=int, default=SG.seed, help="random seed")
+    g.add_argument("--workers", type=positive_int, default=SG.workers,
                    help="Hogwild training processes (threads where fork is missing; 1 = deterministic result for a seed)")
     g.add_argument("--backend", choices=("torch", "gensim"), default="torch",
                    help="sgns only: our torch trainer, or gensim's Word2Vec with the same settings")

@@ -4,8 +4,9 @@ gensim reads the tokens our trainer reads: each sentence with its ``</s>`` (so t
 ``</s>`` gets vectors for the next-word model), windows stopping at sentence ends, with
 ``min_count=1`` (the vocabulary's own ``--min-count`` has already turned rare words
 into ``<unk>``).  One difference remains: our ``</s>`` also pairs with the first
-words of the next sentence, which gensim's sentences cannot express.  The result is put back in our vocabulary's id order, so the same
-queries, files and language-model wrapper apply.
+words of the next sentence, which gensim's sentences cannot express.  The result is
+put back in our vocabulary's id order, so the same queries, files and language-model
+wrapper apply.
 """
 
 from __future__ import annotations
@@ -18,12 +19,9 @@ from corpus.encoded import EncodedCorpus
 from embeddings.config import SGNSConfig
 from embeddings.training import check_trainable
 
-GENSIM_MAX_SENTENCE = 10_000  # gensim.models.word2vec.MAX_WORDS_IN_BATCH: longer ones are cut
-
-
 def sentences_with_eos(corpus: EncodedCorpus) -> list[list[str]]:
     """Each sentence of ``corpus`` as tokens ending with ``</s>`` (every token of
-    ``corpus.ids`` once)."""
+    ``corpus.ids`` once; gensim trains on the first 10,000 tokens of a longer sentence)."""
     tokens = np.array(corpus.vocab.tokens, dtype=object)[np.asarray(corpus.ids)].tolist()
     bounds = corpus.offsets.tolist()
     return [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:])]

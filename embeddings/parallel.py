@@ -8,12 +8,12 @@ The workers are processes forked from the trainer, the parameters living in shar
 memory: a mini-batch is some thirty small torch calls, and with threads the Python
 code between them holds the GIL, so two threads of one process reached only 1.2-1.5x
 one thread on PTB (even training separate models), while two processes each kept the
-speed of one alone.  The shared memory is an
-anonymous mapping, not a file in /dev/shm (``Tensor.share_memory_``), whose size
-containers often cap at 64 MB.  Off Linux (no ``fork``, or a fork that macOS
-libraries do not survive) or with the tensors on a GPU, the workers are threads.  With one worker the run is deterministic; with more, the order of concurrent
-updates (and so the result) varies slightly from run to run, as in gensim with
-``workers > 1``.
+speed of one alone.  The shared memory is an anonymous mapping, not a file in
+/dev/shm (``Tensor.share_memory_``), whose size containers often cap at 64 MB.  Off
+Linux (no ``fork``, or a fork that macOS libraries do not survive) or with the tensors
+on a GPU, the workers are threads.  With one worker the run is deterministic; with
+more, the order of concurrent updates (and so the result) varies slightly from run to
+run, as in gensim with ``workers > 1``.
 """
 
 from __future__ import annotations

@@ -182,3 +182,13 @@ def test_glove_compiles_its_update_unless_told_not_to():
     parser = cli.build_parser()
     assert build_trainer(parser.parse_args(["embed", "--method", "glove"])).config.compile is True
     assert build_trainer(parser.parse_args(["embed", "--method", "glove", "--no-compile"])).config.compile is False
+
+
+def test_command_line_defaults_are_the_configs_defaults():
+    # the options read their defaults from SGNSConfig and GloVeConfig, so the two cannot drift apart
+    from embeddings.cli import build_trainer
+    from embeddings.config import GloVeConfig, SGNSConfig
+
+    parser = cli.build_parser()
+    assert build_trainer(parser.parse_args(["embed", "--device", "cpu"])).config == SGNSConfig()
+    assert build_trainer(parser.parse_args(["embed", "--method", "glove", "--device", "cpu"])).config == GloVeConfig()
