@@ -3,7 +3,7 @@
 A tour (the pieces, smallest first):
 
 >>> import torch
->>> from attention import scaled_dot_product_attention, causal_mask, TransformerConfig, TransformerLM
+>>> from perplex.attention import scaled_dot_product_attention, causal_mask, TransformerConfig, TransformerLM
 >>> q = k = v = torch.randn(1, 4, 6, 8)                       # (B, heads, T, d_head)
 >>> out, w = scaled_dot_product_attention(q, k, v, causal_mask(6), need_weights=True)
 >>> bool(torch.allclose(w.sum(-1), torch.ones(1, 4, 6)))       # rows are distributions
@@ -37,5 +37,5 @@ __all__ = list(_EXPORTS)
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f"attention.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'attention' has no attribute {name!r}")
+        return getattr(importlib.import_module(f"perplex.attention.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'perplex.attention' has no attribute {name!r}")

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from attention.model import TransformerConfig, TransformerLM
-from corpus.vocabulary import Vocabulary
+from perplex.attention.model import TransformerConfig, TransformerLM
+from perplex.corpus.vocabulary import Vocabulary
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write
 
@@ -65,14 +65,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     """
     p = Path(path)
     if not p.is_file():
-        raise PerplexError(f"checkpoint not found: {p}; train one with 'python cli.py transformer --checkpoint {p}'")
+        raise PerplexError(f"checkpoint not found: {p}; train one with 'perplex transformer --checkpoint {p}'")
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged zip/pickle
         reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise PerplexError(f"{p} is not a readable perplex Transformer checkpoint (corrupt or another format: {reason}); retrain or give the right file") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise PerplexError(f"{p} is not a perplex Transformer checkpoint; give a file written by 'python cli.py transformer'")
+        raise PerplexError(f"{p} is not a perplex Transformer checkpoint; give a file written by 'perplex transformer'")
     if state.get("version") != VERSION:
         raise PerplexError(f"{p} has checkpoint version {state.get('version')!r}, this perplex reads version {VERSION}; retrain the model")
     missing = [k for k in ("config", "vocab", "vocab_counts", "model") if k not in state]

@@ -2,7 +2,7 @@
 calls :func:`attention.generate.generate_from_checkpoint` for Transformer checkpoints).
 
 Each handler builds the configs from the options, calls the library and prints;
-torch is imported only inside the handlers so ``python cli.py --help`` stays fast.
+torch is imported only inside the handlers so ``perplex --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from attention.config import TrainConfig, TransformerConfig
+from perplex.attention.config import TrainConfig, TransformerConfig
 from perplex.cli_common import (Formatter, add_data_options, load_data, positive_float, positive_int, print_results,
                                  progress_enabled)
 from perplex.errors import PerplexError
@@ -22,18 +22,18 @@ TRANSFORMER_HELP = """\
 Train a small GPT-style Transformer on the token stream and score it with the shared evaluation.
 
 examples:
-  python cli.py transformer                         10 minutes of training on PTB (the default configuration)
-  python cli.py transformer --minutes 30 --json     a longer run, JSON records
-  python cli.py transformer --resume                continue an interrupted run (runs/transformer.pt.last)
-  python cli.py transformer --eval-only --stride 32 score the saved model with more context per token
-  python cli.py transformer --init-embeddings sgns.vec   start from word vectors (word2vec format)
+  perplex transformer                         10 minutes of training on PTB (the default configuration)
+  perplex transformer --minutes 30 --json     a longer run, JSON records
+  perplex transformer --resume                continue an interrupted run (runs/transformer.pt.last)
+  perplex transformer --eval-only --stride 32 score the saved model with more context per token
+  perplex transformer --init-embeddings sgns.vec   start from word vectors (word2vec format)
 """
 
 ATTENTION_HELP = """\
 Draw what each attention head of a trained Transformer looks at, for one sentence.
 
 example:
-  python cli.py attention "the stock market fell" --out attention_maps
+  perplex attention "the stock market fell" --out attention_maps
 """
 
 
@@ -100,7 +100,7 @@ def register(sub) -> None:
                         "predicted once, with at least context - stride tokens of context")
     e.add_argument("--prediction-entropy", action="store_true",
                    help="also report the mean entropy of the predicted distributions (one full distribution per token)")
-    e.add_argument("--json", action="store_true", help="print JSON records (CONVENTIONS.md) instead of a table")
+    e.add_argument("--json", action="store_true", help="print JSON records (docs/conventions.md) instead of a table")
     p.set_defaults(run=run_transformer)
 
     a = sub.add_parser("attention", help="heatmaps and entropies of a Transformer's attention heads",
@@ -128,9 +128,9 @@ def _configs(args, vocab_size: int):
 
 def _build_trainer(args, splits, device):
     """A fresh Trainer, or one restored from CHECKPOINT.last with --resume."""
-    from attention.checkpoint import last_path, load_checkpoint
-    from attention.model import TransformerLM
-    from attention.train import TrainConfig, Trainer, set_seed
+    from perplex.attention.checkpoint import last_path, load_checkpoint
+    from perplex.attention.model import TransformerLM
+    from perplex.attention.train import TrainConfig, Trainer, set_seed
 
     log = args.log or f"{args.checkpoint}.log.json"
     progress = progress_enabled()
@@ -148,7 +148,7 @@ def _build_trainer(args, splits, device):
     set_seed(train_config.seed)
     model = TransformerLM(model_config)
     if args.init_embeddings:
-        from attention.pretrained import embedding_matrix
+        from perplex.attention.pretrained import embedding_matrix
 
         vectors, found = embedding_matrix(args.init_embeddings, splits.vocab, model_config.d_model)
         model.init_embeddings(vectors, found)
@@ -158,10 +158,10 @@ def _build_trainer(args, splits, device):
 
 
 def run_transformer(args) -> int:
-    from attention.checkpoint import load_checkpoint
-    from attention.device import resolve_device
-    from attention.scoring import TransformerScorer
-    from eval import evaluate
+    from perplex.attention.checkpoint import load_checkpoint
+    from perplex.attention.device import resolve_device
+    from perplex.attention.scoring import TransformerScorer
+    from perplex.eval import evaluate
 
     device = resolve_device(args.device)
     splits = load_data(args)
@@ -207,9 +207,9 @@ def run_transformer(args) -> int:
 def run_attention(args) -> int:
     import json
 
-    from attention.checkpoint import load_checkpoint
-    from attention.device import resolve_device
-    from attention.heatmap import attention_maps, draw_heatmaps
+    from perplex.attention.checkpoint import load_checkpoint
+    from perplex.attention.device import resolve_device
+    from perplex.attention.heatmap import attention_maps, draw_heatmaps
 
     model, vocab, _ = load_checkpoint(args.model, device=resolve_device(args.device))
     maps = attention_maps(model, vocab, args.sentence)

@@ -10,7 +10,7 @@ uncached path follows the same windows, so both give the same tokens.
 ``temperature`` divides the logits (0 = greedy, the most probable word);
 ``top_k`` keeps only the k most probable words before sampling.
 
-The lead's ``python cli.py generate --model FILE`` calls
+The lead's ``perplex generate --model FILE`` calls
 :func:`generate_from_checkpoint` when :func:`is_checkpoint` says FILE is one.
 """
 
@@ -20,11 +20,11 @@ import os
 
 import torch
 
-from attention.checkpoint import is_checkpoint, load_checkpoint
-from attention.device import resolve_device
-from attention.layers import KVCache
-from attention.model import TransformerLM
-from corpus.vocabulary import EOS
+from perplex.attention.checkpoint import is_checkpoint, load_checkpoint
+from perplex.attention.device import resolve_device
+from perplex.attention.layers import KVCache
+from perplex.attention.model import TransformerLM
+from perplex.corpus.vocabulary import EOS
 from perplex.errors import PerplexError
 
 __all__ = ["generate_ids", "generate_from_checkpoint", "is_checkpoint", "ids_to_text"]

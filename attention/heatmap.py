@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from attention.model import TransformerLM
-from corpus.vocabulary import EOS, Vocabulary
-from eval.entropy import entropy
+from perplex.attention.model import TransformerLM
+from perplex.corpus.vocabulary import EOS, Vocabulary
+from perplex.eval.entropy import entropy
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from attention.functional import scaled_dot_product_attention
+from perplex.attention.functional import scaled_dot_product_attention
 from perplex.errors import PerplexError
 
 

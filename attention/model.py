@@ -20,10 +20,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from attention.config import TransformerConfig
-from attention.layers import (Block, KVCache, LearnedPositionalEncoding, SinusoidalPositionalEncoding,
+from perplex.attention.config import TransformerConfig
+from perplex.attention.layers import (Block, KVCache, LearnedPositionalEncoding, SinusoidalPositionalEncoding,
                               residual_init_std)
-from attention.output import AdaptiveSoftmax, FullSoftmax
+from perplex.attention.output import AdaptiveSoftmax, FullSoftmax
 from perplex.errors import PerplexError
 
 __all__ = ["TransformerConfig", "TransformerLM"]  # the config lives in attention.config (torch-free)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from corpus.vocabulary import Vocabulary
+from perplex.corpus.vocabulary import Vocabulary
 from perplex.errors import PerplexError
 
 

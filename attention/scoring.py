@@ -1,8 +1,8 @@
 """The Transformer as a :class:`eval.LanguageModel`: every token scored once, by a sliding window.
 
 >>> import numpy as np, torch
->>> from corpus import Vocabulary, encode
->>> from attention.model import TransformerConfig, TransformerLM
+>>> from perplex.corpus import Vocabulary, encode
+>>> from perplex.attention.model import TransformerConfig, TransformerLM
 >>> vocab = Vocabulary.build([["a", "b", "c"]])
 >>> model = TransformerLM(TransformerConfig(vocab_size=len(vocab), context=4, n_layers=1, d_model=8, n_heads=2))
 >>> scorer = TransformerScorer(model, vocab, stride=2)
@@ -19,11 +19,11 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from attention.model import TransformerLM
-from attention.windows import gather_windows, shifted_inputs, sliding_windows
-from corpus.encoded import EncodedCorpus
-from corpus.vocabulary import Vocabulary
-from eval.protocol import check_vocabulary
+from perplex.attention.model import TransformerLM
+from perplex.attention.windows import gather_windows, shifted_inputs, sliding_windows
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.corpus.vocabulary import Vocabulary
+from perplex.eval.protocol import check_vocabulary
 from perplex.errors import PerplexError
 
 LOG10_E = 1.0 / math.log(10.0)
@@ -84,7 +84,7 @@ class TransformerScorer:
         return next(self.model.parameters()).device
 
     def describe(self) -> str:
-        """The evaluation window, printed with every result (CONVENTIONS.md)."""
+        """The evaluation window, printed with every result (docs/conventions.md)."""
         return f"sliding window: context {self.context} tokens, stride {self.stride} (each token predicted once, with at least {self.context - self.stride} tokens of context after the first window)"
 
     def _windows(self, corpus: EncodedCorpus, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, np.ndarray]]:

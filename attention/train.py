@@ -40,15 +40,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from attention.checkpoint import last_path, read_checkpoint, save_checkpoint
-from attention.config import TrainConfig
-from attention.device import autocast, grad_scaler
-from attention.model import TransformerLM
-from attention.scoring import TransformerScorer
-from attention.windows import epoch_starts, gather_windows, shifted_inputs
-from corpus.encoded import EncodedCorpus
-from corpus.vocabulary import Vocabulary
-from eval.metrics import evaluate
+from perplex.attention.checkpoint import last_path, read_checkpoint, save_checkpoint
+from perplex.attention.config import TrainConfig
+from perplex.attention.device import autocast, grad_scaler
+from perplex.attention.model import TransformerLM
+from perplex.attention.scoring import TransformerScorer
+from perplex.attention.windows import epoch_starts, gather_windows, shifted_inputs
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.corpus.vocabulary import Vocabulary
+from perplex.eval.metrics import evaluate
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write
 

@@ -29,7 +29,6 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/glove_reference.py
 
 # stanfordnlp/GloVe C code on PTB train with the settings above, as reported in issue 3.
@@ -40,7 +39,7 @@ GENSIM_ISSUE = {"ws353_spearman": 0.32, "simlex_spearman": 0.18, "analogy_accura
 
 
 def scores(kv) -> dict:
-    from embeddings.evaluation import evaluate_all
+    from perplex.embeddings.evaluation import evaluate_all
 
     return {k: v for k, v in evaluate_all(kv).record().items() if k in
             ("analogy_accuracy", "analogy_covered", "ws353_spearman", "simlex_spearman")}
@@ -59,8 +58,8 @@ def run_gensim(sentences, args, seed: int) -> dict:
 
 
 def run_ours_sgns(corpus, args, seed: int):
-    from embeddings.config import SGNSConfig
-    from embeddings.sgns import SGNS
+    from perplex.embeddings.config import SGNSConfig
+    from perplex.embeddings.sgns import SGNS
 
     model = SGNS(SGNSConfig(dim=args.dim, window=5, negative=5, sample=1e-3, epochs=args.epochs,
                             share_negatives=args.share_negatives, workers=args.workers, seed=seed)).fit(corpus)
@@ -74,8 +73,8 @@ def mean(rows, key):
 
 def ngram_test(splits, smoothing: str, order: int, label: str):
     """A rung of the n-gram ladder from lm/, scored on the same test tokens."""
-    from eval import evaluate
-    from lm import train
+    from perplex.eval import evaluate
+    from perplex.lm import train
 
     result = evaluate(train(splits.train, smoothing, order), splits.corpora["test"], "test")
     result.model = label
@@ -83,7 +82,7 @@ def ngram_test(splits, smoothing: str, order: int, label: str):
 
 
 def language_model_rows(make, model, splits) -> list:
-    from eval import evaluate
+    from perplex.eval import evaluate
 
     lm = make(model)
     start = time.perf_counter()
@@ -98,7 +97,7 @@ def language_model_rows(make, model, splits) -> list:
 
 
 def main(argv=None) -> int:
-    from embeddings.config import SGNSConfig
+    from perplex.embeddings.config import SGNSConfig
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3, help="SGNS and GloVe runs per implementation (means are reported)")
@@ -127,9 +126,9 @@ def main(argv=None) -> int:
             ap.error(f"--glove-bin {args.glove_bin}: no executable {', '.join(missing)} there; "
                      "build github.com/stanfordnlp/GloVe with make and pass its build folder")
 
-    from corpus import load_splits
-    from embeddings.language_model import glove_language_model, sgns_language_model
-    from embeddings.vectors import save_vectors
+    from perplex.corpus import load_splits
+    from perplex.embeddings.language_model import glove_language_model, sgns_language_model
+    from perplex.embeddings.vectors import save_vectors
 
     splits = load_splits()
     out = {"machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}, "settings": vars(args)}
@@ -141,7 +140,7 @@ def main(argv=None) -> int:
     if not args.skip_sgns:
         rows, first_model = [], None
         if args.gensim_input == "eos":
-            from embeddings.gensim_backend import sentences_with_eos
+            from perplex.embeddings.gensim_backend import sentences_with_eos
 
             gensim_input = sentences_with_eos(splits.train)
         else:
@@ -187,7 +186,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=float))
     else:
-        from eval import format_table
+        from perplex.eval import format_table
 
         print()
         print(format_table(ladder))
@@ -202,8 +201,8 @@ GLOVE_KEYS = ("ws353_spearman", "simlex_spearman", "analogy_accuracy", "seconds_
 
 def run_glove_section(splits, args, out, log):
     """Ours (and the C code when --glove-bin is given) for each seed; returns our first model."""
-    from embeddings.config import GloVeConfig
-    from embeddings.glove import GloVe
+    from perplex.embeddings.config import GloVeConfig
+    from perplex.embeddings.glove import GloVe
 
     # (label, eos_pairs, compile): the default; exactly the C code's X (no </s> pairs), for a
     # like-for-like comparison; the default without torch.compile (what runs where compiling fails)

@@ -29,14 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 MEMORY_PROBE = """
-import resource, sys
-sys.path.insert(0, {root!r})
-from corpus import load_splits
-from lm import train, write_arpa
+import resource
+from perplex.corpus import load_splits
+from perplex.lm import train, write_arpa
 data = load_splits()
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 model = train(data.train, "kn", 5)
@@ -83,9 +80,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print JSON records")
     args = ap.parse_args(argv)
 
-    from corpus import load_splits
-    from eval import evaluate
-    from lm import read_arpa, train, write_arpa
+    from perplex.corpus import load_splits
+    from perplex.eval import evaluate
+    from perplex.lm import read_arpa, train, write_arpa
 
     work = Path(tempfile.mkdtemp(prefix="perplex-bench-"))
     rows = []
@@ -93,7 +90,7 @@ def main(argv=None) -> int:
 
     # Peak memory first, in fresh child processes (max RSS of each child alone, via wait4).
     ours_base_kb, ours_peak_kb = map(int, child_output_and_rss(
-        [sys.executable, "-c", MEMORY_PROBE.format(root=str(ROOT), arpa=str(work / "mem.arpa"))])[0].split())
+        [sys.executable, "-c", MEMORY_PROBE.format(arpa=str(work / "mem.arpa"))])[0].split())
     data = load_splits()
     test = data.corpora["test"]
     train_txt = work / "train.txt"
@@ -125,7 +122,7 @@ def main(argv=None) -> int:
 
     # 2. Scoring the test set on the same ARPA file.
     arpa_model = read_arpa(ours_arpa)
-    from corpus import encode
+    from perplex.corpus import encode
 
     test_enc = encode(data.sentences["test"], arpa_model.vocab)
     score_s, result = best_of(lambda: evaluate(arpa_model, test_enc), args.repeat)

@@ -28,20 +28,18 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
+import torch.nn as nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-
-from attention.device import autocast, resolve_device  # noqa: E402
-from attention.model import TransformerConfig, TransformerLM  # noqa: E402
-from attention.scoring import TransformerScorer  # noqa: E402
-from attention.train import TrainConfig, Trainer, make_optimizer, set_seed  # noqa: E402
-from attention.windows import epoch_starts, gather_windows, shifted_inputs  # noqa: E402
-from corpus import load_splits  # noqa: E402
-from eval import evaluate  # noqa: E402
-from perplex.fileio import atomic_write  # noqa: E402
+from perplex.attention.device import autocast, resolve_device
+from perplex.attention.model import TransformerConfig, TransformerLM
+from perplex.attention.scoring import TransformerScorer
+from perplex.attention.train import TrainConfig, Trainer, make_optimizer, set_seed
+from perplex.attention.windows import epoch_starts, gather_windows, shifted_inputs
+from perplex.corpus import load_splits
+from perplex.eval import evaluate
+from perplex.fileio import atomic_write
 
 KENLM_5GRAM_TEST_PPL = 141.186  # modified Kneser-Ney 5-gram, KenLM lmplz, same ids (issue 4)
 PUBLISHED = "published PTB test perplexities: KN 5-gram 141.2, small LSTM ~114, medium LSTM with dropout ~82"

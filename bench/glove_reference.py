@@ -40,7 +40,7 @@ def prepare(bin_dir: str, sentences, window: int, workdir: str) -> dict:
 
 def train(bin_dir: str, prepared: dict, dim: int, iterations: int, threads: int, seed: int):
     """Shuffle with ``seed``, train; returns (KeyedVectors of W + W~, seconds of glove's run)."""
-    from embeddings.vectors import load_vectors, to_keyed_vectors
+    from perplex.embeddings.vectors import load_vectors, to_keyed_vectors
 
     wd = prepared["workdir"]
     _run([os.path.join(bin_dir, "shuffle"), "-memory", "4.0", "-verbose", "0", "-seed", str(seed)],

@@ -2,7 +2,7 @@
 
 A tour (every model in perplex consumes the shape at the end):
 
->>> from corpus import Vocabulary, encode
+>>> from perplex.corpus import Vocabulary, encode
 >>> train = [["the", "cat", "sat"], ["the", "dog"]]
 >>> vocab = Vocabulary.build(train)
 >>> vocab.tokens[:4]          # </s> and <unk> first, then by frequency
@@ -12,10 +12,10 @@ A tour (every model in perplex consumes the shape at the end):
 ([2, 1, 0], [0, 3], [False, True, False])
 """
 
-from corpus.datasets import Splits, load_splits, load_ptb, split_sentences
-from corpus.encoded import EncodedCorpus, encode
-from corpus.text import read_sentences, tokenize_raw
-from corpus.vocabulary import BOS, EOS, UNK, Vocabulary
+from perplex.corpus.datasets import Splits, load_splits, load_ptb, split_sentences
+from perplex.corpus.encoded import EncodedCorpus, encode
+from perplex.corpus.text import read_sentences, tokenize_raw
+from perplex.corpus.vocabulary import BOS, EOS, UNK, Vocabulary
 
 __all__ = [
     "BOS", "EOS", "UNK", "Vocabulary", "EncodedCorpus", "encode", "read_sentences",

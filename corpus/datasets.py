@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from corpus.encoded import EncodedCorpus, encode
-from corpus.text import Sentence, read_sentences
-from corpus.vocabulary import Vocabulary
+from perplex.corpus.encoded import EncodedCorpus, encode
+from perplex.corpus.text import Sentence, read_sentences
+from perplex.corpus.vocabulary import Vocabulary
 from perplex.errors import PerplexError
 
 PTB_SPLITS = ("train", "valid", "test")

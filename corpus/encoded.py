@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from corpus.vocabulary import Vocabulary
+from perplex.corpus.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class EncodedCorpus:
 
     Sentence ``i`` is ``ids[offsets[i]:offsets[i + 1]]``: its words, then
     ``</s>`` (id 0).  So ``len(ids)`` is N, the number of predicted tokens of
-    CONVENTIONS.md, and ``ids`` is also the continuous token stream the neural
+    docs/conventions.md, and ``ids`` is also the continuous token stream the neural
     models train on.
 
     Attributes

@@ -3,7 +3,7 @@
 Ids follow one rule everywhere in perplex: ``</s>`` is 0, ``<unk>`` is 1, and
 the other words follow by decreasing training count (ties by first
 appearance), so the ids are ready for a frequency-sorted adaptive softmax.
-``<s>`` is context only and never predicted (CONVENTIONS.md), so it is not a
+``<s>`` is context only and never predicted (docs/conventions.md), so it is not a
 vocabulary entry; the n-gram models give it the id ``len(vocab)``.
 
 >>> v = Vocabulary.build([["a", "b", "a"], ["c"]], min_count=2)

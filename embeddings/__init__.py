@@ -2,8 +2,8 @@
 
 A tour (tiny corpus; the PTB commands are in the README):
 
->>> from corpus import Vocabulary, encode
->>> from embeddings import SGNS, SGNSConfig, most_similar
+>>> from perplex.corpus import Vocabulary, encode
+>>> from perplex.embeddings import SGNS, SGNSConfig, most_similar
 >>> sents = [["the", "cat", "sat"], ["the", "dog", "sat"]] * 100
 >>> vocab = Vocabulary.build(sents)
 >>> model = SGNS(SGNSConfig(dim=10, window=2, epochs=2, workers=1)).fit(encode(sents, vocab))
@@ -25,13 +25,13 @@ Modules, one job each:
 * :mod:`embeddings.plot`: a PCA map as PNG.  :mod:`embeddings.cli`: the commands.
 """
 
-from embeddings.config import GloVeConfig, SGNSConfig
-from embeddings.evaluation import evaluate_all, evaluate_analogies, evaluate_word_pairs
-from embeddings.glove import GloVe, cooccurrence
-from embeddings.language_model import BilinearNextWordModel, glove_language_model, sgns_language_model
-from embeddings.queries import analogy, most_similar
-from embeddings.sgns import SGNS
-from embeddings.vectors import load_vectors, save_vectors, to_keyed_vectors
+from perplex.embeddings.config import GloVeConfig, SGNSConfig
+from perplex.embeddings.evaluation import evaluate_all, evaluate_analogies, evaluate_word_pairs
+from perplex.embeddings.glove import GloVe, cooccurrence
+from perplex.embeddings.language_model import BilinearNextWordModel, glove_language_model, sgns_language_model
+from perplex.embeddings.queries import analogy, most_similar
+from perplex.embeddings.sgns import SGNS
+from perplex.embeddings.vectors import load_vectors, save_vectors, to_keyed_vectors
 
 __all__ = [
     "SGNS", "SGNSConfig", "GloVe", "GloVeConfig", "cooccurrence", "load_vectors", "save_vectors",

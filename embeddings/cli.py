@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from embeddings.config import GloVeConfig, SGNSConfig  # torch-free: the options' defaults are the configs'
+from perplex.embeddings.config import GloVeConfig, SGNSConfig  # torch-free: the options' defaults are the configs'
 from perplex.cli_common import (Formatter, PerplexError, add_data_options, non_negative_float, positive_float,
                                  positive_int, print_results, progress_enabled)
 
@@ -26,10 +26,10 @@ word2vec format (binary, or text for a .txt/.vec name; gensim and our query comm
 read both), and score both methods as next-word models on valid/test with eval/.
 
 examples:
-  python cli.py embed                                   SGNS on PTB -> vectors.bin
-  python cli.py embed --method glove --out glove.txt    GloVe, text format
-  python cli.py embed --backend gensim --epochs 15      the same SGNS trained by gensim
-  python cli.py embed --train my.txt --split 80/10/10 --min-count 5 --json
+  perplex embed                                   SGNS on PTB -> vectors.bin
+  perplex embed --method glove --out glove.txt    GloVe, text format
+  perplex embed --backend gensim --epochs 15      the same SGNS trained by gensim
+  perplex embed --train my.txt --split 80/10/10 --min-count 5 --json
 """
 
 
@@ -73,12 +73,12 @@ def register(sub) -> None:
                    help="sgns only: our torch trainer, or gensim's Word2Vec with the same settings")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
     g.add_argument("--no-eval", action="store_true", help="skip scoring the vectors as next-word models")
-    g.add_argument("--json", action="store_true", help="print the evaluation records as JSON (CONVENTIONS.md)")
+    g.add_argument("--json", action="store_true", help="print the evaluation records as JSON (docs/conventions.md)")
     p.set_defaults(run=run_embed)
 
     p = sub.add_parser("similar", help="nearest neighbours of a word by cosine", formatter_class=Formatter,
                        description="The words closest to WORD by cosine similarity.\n\n"
-                                   "example:\n  python cli.py similar money --vectors vectors.bin")
+                                   "example:\n  perplex similar money --vectors vectors.bin")
     p.add_argument("word")
     _add_vectors_option(p)
     p.add_argument("--topn", type=positive_int, default=10, help="how many neighbours")
@@ -87,7 +87,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("analogy", help="A - B + C: analogy queries", formatter_class=Formatter,
                        description="The words nearest to A - B + C, the three query words excluded.\n\n"
-                                   "example:\n  python cli.py analogy king man woman --method 3cosmul")
+                                   "example:\n  perplex analogy king man woman --method 3cosmul")
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
     p.add_argument("c", metavar="C")
@@ -101,7 +101,7 @@ def register(sub) -> None:
     p = sub.add_parser("embed-eval", help="Google analogies, WordSim353, SimLex-999", formatter_class=Formatter,
                        description="Score word vectors on the standard sets shipped with gensim: Google analogies "
                                    "(accuracy over covered questions), WordSim353 and SimLex-999 (Spearman).\n\n"
-                                   "example:\n  python cli.py embed-eval vectors.bin --json")
+                                   "example:\n  perplex embed-eval vectors.bin --json")
     p.add_argument("vectors", metavar="VECTORS", help="word2vec text/binary or GloVe text file")
     p.add_argument("--method", choices=("3cosadd", "3cosmul"), default="3cosadd", help="analogy method")
     p.add_argument("--json", action="store_true",
@@ -110,7 +110,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("embed-plot", help="2-D PCA map of word vectors (PNG)", formatter_class=Formatter,
                        description="Draw chosen words, or the most frequent ones, at their 2-D PCA coordinates.\n\n"
-                                   "example:\n  python cli.py embed-plot vectors.bin --words king,queen,man,woman")
+                                   "example:\n  perplex embed-plot vectors.bin --words king,queen,man,woman")
     p.add_argument("vectors", metavar="VECTORS", help="word2vec text/binary or GloVe text file")
     p.add_argument("--words", help="comma-separated words to draw (default: the most frequent)")
     p.add_argument("--top", type=positive_int, default=80, help="how many frequent words without --words")
@@ -124,7 +124,7 @@ def _add_vectors_option(p) -> None:
 
 
 def _load(path: str):
-    from embeddings.vectors import load_vectors
+    from perplex.embeddings.vectors import load_vectors
 
     return load_vectors(path)
 
@@ -134,7 +134,7 @@ def _load_training_data(args):
     from perplex.cli_common import load_data
 
     if args.train is not None and args.valid is None and args.test is None and args.split is None:
-        from corpus import Splits, Vocabulary, encode, read_sentences
+        from perplex.corpus import Splits, Vocabulary, encode, read_sentences
 
         sents = read_sentences(args.train, args.tokenize, args.lowercase)
         vocab = Vocabulary.build(sents, min_count=args.min_count, max_vocab=args.max_vocab)
@@ -154,7 +154,7 @@ def _device(choice: str) -> str:
 
 def build_trainer(args):
     """The trainer object the options describe."""
-    from embeddings.config import GloVeConfig, SGNSConfig
+    from perplex.embeddings.config import GloVeConfig, SGNSConfig
 
     defaults = METHOD_DEFAULTS[args.method]
     window = args.window or defaults["window"]
@@ -164,7 +164,7 @@ def build_trainer(args):
     if args.method == "glove":
         if args.backend != "torch":
             raise PerplexError("--backend gensim trains skip-gram only; use it with --method sgns")
-        from embeddings.glove import GloVe
+        from perplex.embeddings.glove import GloVe
 
         return GloVe(GloVeConfig(dim=args.dim, window=window, epochs=epochs, x_max=args.x_max, alpha=args.alpha,
                                  eta=lr, adagrad=args.adagrad, eos_pairs=args.eos_pairs, compile=not args.no_compile,
@@ -173,10 +173,10 @@ def build_trainer(args):
                         sample=args.sample, epochs=epochs,
                         alpha=lr, seed=args.seed, workers=args.workers, device=device)
     if args.backend == "gensim":
-        from embeddings.gensim_backend import GensimSGNS
+        from perplex.embeddings.gensim_backend import GensimSGNS
 
         return GensimSGNS(config)
-    from embeddings.sgns import SGNS
+    from perplex.embeddings.sgns import SGNS
 
     return SGNS(config)
 
@@ -184,9 +184,9 @@ def build_trainer(args):
 def run_embed(args) -> int:
     import sys
 
-    from eval import evaluate
-    from embeddings.language_model import glove_language_model, sgns_language_model
-    from embeddings.vectors import save_vectors
+    from perplex.eval import evaluate
+    from perplex.embeddings.language_model import glove_language_model, sgns_language_model
+    from perplex.embeddings.vectors import save_vectors
 
     splits = _load_training_data(args)
     trainer = build_trainer(args).fit(splits.train, progress=progress_enabled())
@@ -244,21 +244,21 @@ def _print_pairs(pairs, as_json: bool) -> None:
 
 
 def run_similar(args) -> int:
-    from embeddings.queries import most_similar
+    from perplex.embeddings.queries import most_similar
 
     _print_pairs(most_similar(_load(args.vectors), args.word, args.topn), args.json)
     return 0
 
 
 def run_analogy(args) -> int:
-    from embeddings.queries import analogy
+    from perplex.embeddings.queries import analogy
 
     _print_pairs(analogy(_load(args.vectors), args.a, args.b, args.c, args.method, args.topn), args.json)
     return 0
 
 
 def run_eval(args) -> int:
-    from embeddings.evaluation import evaluate_all
+    from perplex.embeddings.evaluation import evaluate_all
 
     scores = evaluate_all(_load(args.vectors), args.method)
     if args.json:
@@ -269,7 +269,7 @@ def run_eval(args) -> int:
 
 
 def run_plot(args) -> int:
-    from embeddings.plot import plot_words
+    from perplex.embeddings.plot import plot_words
 
     words = [w for w in args.words.split(",") if w] if args.words else None
     drawn = plot_words(_load(args.vectors), args.out, words, args.top, title=f"PCA of {args.vectors}")

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from embeddings.queries import COSMUL_EPSILON, analogy_scores, unit_vectors
+from perplex.embeddings.queries import COSMUL_EPSILON, analogy_scores, unit_vectors
 from perplex.errors import PerplexError
 
 ANALOGY_FILE = "questions-words.txt"

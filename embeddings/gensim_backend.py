@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from corpus.encoded import EncodedCorpus
-from embeddings.config import SGNSConfig
-from embeddings.training import check_trainable
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.embeddings.config import SGNSConfig
+from perplex.embeddings.training import check_trainable
 
 def sentences_with_eos(corpus: EncodedCorpus) -> list[list[str]]:
     """Each sentence of ``corpus`` as tokens ending with ``</s>`` (every token of
@@ -62,6 +62,6 @@ class GensimSGNS:
         return self
 
     def keyed_vectors(self):
-        from embeddings.vectors import to_keyed_vectors
+        from perplex.embeddings.vectors import to_keyed_vectors
 
         return to_keyed_vectors(self.vocab.tokens, self.input_vectors_)

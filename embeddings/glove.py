@@ -55,10 +55,10 @@ import time
 
 import numpy as np
 
-from corpus.encoded import EncodedCorpus
-from embeddings.config import GloVeConfig
-from embeddings.parallel import run_batches
-from embeddings.training import check_trainable, compiled, progress_bar
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.embeddings.config import GloVeConfig
+from perplex.embeddings.parallel import run_batches
+from perplex.embeddings.training import check_trainable, compiled, progress_bar
 from perplex.errors import PerplexError
 
 
@@ -315,6 +315,6 @@ class GloVe:
 
     def keyed_vectors(self):
         """W + W~ as gensim ``KeyedVectors`` keyed by the vocabulary."""
-        from embeddings.vectors import to_keyed_vectors
+        from perplex.embeddings.vectors import to_keyed_vectors
 
         return to_keyed_vectors(self.vocab.tokens, self.vectors_)

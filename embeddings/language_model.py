@@ -23,9 +23,9 @@ from typing import Iterator
 
 import numpy as np
 
-from corpus.encoded import EncodedCorpus
-from corpus.vocabulary import Vocabulary
-from eval.protocol import check_vocabulary
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.corpus.vocabulary import Vocabulary
+from perplex.eval.protocol import check_vocabulary
 
 LN10 = math.log(10.0)
 
@@ -172,7 +172,7 @@ def sgns_language_model(model, temperature: float = 1.0) -> BilinearNextWordMode
     Words never seen in training (possible only for ``<unk>``) get the count 1 in P_n,
     so OOV test tokens keep a non-zero probability.
     """
-    from embeddings.sgns import noise_distribution
+    from perplex.embeddings.sgns import noise_distribution
 
     power = getattr(getattr(model, "config", None), "noise_power", 0.75)
     prior = np.log(noise_distribution(np.maximum(model.counts_, 1), power))

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from embeddings.queries import unit_vectors, word_index
+from perplex.embeddings.queries import unit_vectors, word_index
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write
 

@@ -4,7 +4,7 @@ Everything works on the unit-normalised matrix, so a dot product is a cosine
 (as gensim's ``most_similar``).  Nothing here changes the vectors object.
 
 >>> import numpy as np
->>> from embeddings.vectors import to_keyed_vectors
+>>> from perplex.embeddings.vectors import to_keyed_vectors
 >>> kv = to_keyed_vectors(["x", "y", "z"], np.array([[1, 0], [1, 0.1], [0, 1]], np.float32))
 >>> [w for w, _ in most_similar(kv, "x", topn=2)]
 ['y', 'z']

@@ -37,7 +37,7 @@ the gradients folded back (:func:`fold_overlapping`). Updates of one batch are
 computed from the same parameters and summed, and worker processes run batches
 concurrently (Hogwild, :mod:`embeddings.parallel`).
 
->>> from corpus import Vocabulary, encode
+>>> from perplex.corpus import Vocabulary, encode
 >>> sents = [["a", "b", "c", "d"]] * 50
 >>> vocab = Vocabulary.build(sents)
 >>> model = SGNS(SGNSConfig(dim=8, window=2, epochs=1)).fit(encode(sents, vocab))
@@ -52,10 +52,10 @@ import time
 
 import numpy as np
 
-from corpus.encoded import EncodedCorpus
-from embeddings.config import SGNSConfig
-from embeddings.parallel import run_batches
-from embeddings.training import check_trainable, progress_bar
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.embeddings.config import SGNSConfig
+from perplex.embeddings.parallel import run_batches
+from perplex.embeddings.training import check_trainable, progress_bar
 from perplex.errors import PerplexError
 
 
@@ -351,7 +351,7 @@ class SGNS:
 
     def keyed_vectors(self):
         """The input vectors as gensim ``KeyedVectors`` keyed by the vocabulary."""
-        from embeddings.vectors import to_keyed_vectors
+        from perplex.embeddings.vectors import to_keyed_vectors
 
         return to_keyed_vectors(self.vocab.tokens, self.input_vectors_)
 

@@ -42,7 +42,7 @@ def compiled(fn, example_args: tuple, example_kwargs: dict, what: str):
     """
     import torch
 
-    from embeddings.parallel import single_threaded_ops
+    from perplex.embeddings.parallel import single_threaded_ops
 
     fast = torch.compile(fn, dynamic=False, fullgraph=True)
     try:

@@ -89,7 +89,7 @@ def sniff_format(path: str | os.PathLike) -> str:
     """
     p = Path(path)
     if not p.is_file():
-        raise PerplexError(f"vectors file not found: {p}; train some with 'python cli.py embed --out {p}' "
+        raise PerplexError(f"vectors file not found: {p}; train some with 'perplex embed --out {p}' "
                            "or name an existing file")
     with open(p, "rb") as f:
         head = f.read(1 << 16)

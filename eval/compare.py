@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eval.metrics import Evaluation
+from perplex.eval.metrics import Evaluation
 
 LOG2_10 = math.log2(10.0)
 

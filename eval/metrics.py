@@ -1,4 +1,4 @@
-"""From per-token log-probabilities to the figures of CONVENTIONS.md."""
+"""From per-token log-probabilities to the figures of docs/conventions.md."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from corpus.encoded import EncodedCorpus
-from eval.entropy import entropy
-from eval.protocol import DistributionModel, LanguageModel, check_vocabulary
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.eval.entropy import entropy
+from perplex.eval.protocol import DistributionModel, LanguageModel, check_vocabulary
 
 LOG2_10 = math.log2(10.0)
 
@@ -46,7 +46,7 @@ class Evaluation:
         return 10.0 ** (-self.sentence_log10 / self.sentence_tokens)
 
     def record(self) -> dict:
-        """The JSON record of CONVENTIONS.md (infinite values as the string "inf")."""
+        """The JSON record of docs/conventions.md (infinite values as the string "inf")."""
         keys = [
             "model", "split", "tokens", "oovs", "zero_prob_tokens", "log10_prob",
             "cross_entropy_bits", "perplexity", "perplexity_excl_oov", "bits_per_char",

@@ -6,8 +6,8 @@ from typing import Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
-from corpus.encoded import EncodedCorpus
-from corpus.vocabulary import Vocabulary
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.corpus.vocabulary import Vocabulary
 from perplex.errors import PerplexError
 
 

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Sequence
 
-from eval.metrics import Evaluation
+from perplex.eval.metrics import Evaluation
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -56,5 +56,5 @@ def format_table(results: Sequence[Evaluation]) -> str:
 
 
 def to_json(results: Sequence[Evaluation]) -> str:
-    """One JSON list, one object per evaluated split (CONVENTIONS.md keys)."""
+    """One JSON list, one object per evaluated split (docs/conventions.md keys)."""
     return json.dumps([r.record() for r in results], indent=2)

@@ -2,9 +2,9 @@
 
 A tour on a toy corpus (every model is a :class:`eval.LanguageModel`):
 
->>> from corpus import Vocabulary, encode
->>> from eval import evaluate
->>> from lm import train
+>>> from perplex.corpus import Vocabulary, encode
+>>> from perplex.eval import evaluate
+>>> from perplex.lm import train
 >>> sents = [["the", "cat", "sat"], ["the", "dog", "sat"]]
 >>> data = encode(sents, Vocabulary.build(sents))
 >>> model = train(data, "kn", order=2)
@@ -16,15 +16,15 @@ A tour on a toy corpus (every model is a :class:`eval.LanguageModel`):
 
 from __future__ import annotations
 
-from corpus.encoded import EncodedCorpus
-from lm.additive import AdditiveModel
-from lm.arpa import read_arpa, write_arpa
-from lm.backoff import BackoffModel
-from lm.base import NgramModel
-from lm.kneser_ney import DiscountWarning, estimate_kneser_ney
-from lm.sampling import sample_sentences
-from lm.storage import load_model, save_model
-from lm.trie import NgramTrie
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.lm.additive import AdditiveModel
+from perplex.lm.arpa import read_arpa, write_arpa
+from perplex.lm.backoff import BackoffModel
+from perplex.lm.base import NgramModel
+from perplex.lm.kneser_ney import DiscountWarning, estimate_kneser_ney
+from perplex.lm.sampling import sample_sentences
+from perplex.lm.storage import load_model, save_model
+from perplex.lm.trie import NgramTrie
 from perplex.errors import PerplexError
 
 # --smoothing names; "kn" is modified Kneser-Ney (what KenLM's lmplz estimates).

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from corpus.encoded import EncodedCorpus
-from corpus.vocabulary import Vocabulary
-from eval.protocol import check_vocabulary
-from lm.base import NgramModel, gather_ranges
-from lm.trie import BEFORE_START, NgramTrie
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.corpus.vocabulary import Vocabulary
+from perplex.eval.protocol import check_vocabulary
+from perplex.lm.base import NgramModel, gather_ranges
+from perplex.lm.trie import BEFORE_START, NgramTrie
 from perplex.errors import PerplexError
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.vocabulary import BOS, EOS, UNK, Vocabulary
-from lm.backoff import BackoffModel
-from lm.trie import NgramTrie
+from perplex.corpus.vocabulary import BOS, EOS, UNK, Vocabulary
+from perplex.lm.backoff import BackoffModel
+from perplex.lm.trie import NgramTrie
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write
 

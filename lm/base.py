@@ -7,10 +7,10 @@ from typing import Iterator
 
 import numpy as np
 
-from corpus.encoded import EncodedCorpus
-from corpus.vocabulary import Vocabulary
-from eval.protocol import check_vocabulary
-from lm.trie import BEFORE_START, NgramTrie, PaddedStream
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.corpus.vocabulary import Vocabulary
+from perplex.eval.protocol import check_vocabulary
+from perplex.lm.trie import BEFORE_START, NgramTrie, PaddedStream
 
 
 def gather_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,8 +13,9 @@ from perplex.errors import PerplexError
 NGRAM_HELP = """\
 Train an n-gram model and report its figures on the validation and test sets
 (tokens, OOVs, zero-probability tokens, log10 P, cross-entropy, perplexity with
-and without OOVs, bits per character), counted as ../shared/CONVENTIONS.md says:
-each sentence contributes its words plus one </s>; <s> is context only.
+and without OOVs, bits per character). Each sentence contributes its words plus
+one </s>; <s> is context only; words outside the training vocabulary are <unk>
+(the rules: docs/conventions.md in the perplex repository).
 
 smoothings:
   mle      maximum likelihood; unseen events get P = 0 (counted, perplexity inf)
@@ -25,15 +26,15 @@ smoothings:
   ikn      interpolated Kneser-Ney with one discount per order
 
 examples:
-  python cli.py ngram --smoothing kn --order 5 --arpa ptb5.arpa
-  python cli.py ngram --smoothing addk --alpha 0.05 --order 2 --json
-  python cli.py ngram --train corpus.txt --split 80/10/10 --tokenize --lowercase
+  perplex ngram --smoothing kn --order 5 --arpa ptb5.arpa
+  perplex ngram --smoothing addk --alpha 0.05 --order 2 --json
+  perplex ngram --train corpus.txt --split 80/10/10 --tokenize --lowercase
 """
 
 
 
 def register(sub) -> None:
-    from lm import SMOOTHINGS
+    from perplex.lm import SMOOTHINGS
 
     p = sub.add_parser("ngram", help="train and evaluate an n-gram model", description=NGRAM_HELP,
                        formatter_class=Formatter)
@@ -44,7 +45,7 @@ def register(sub) -> None:
     p.add_argument("--save", metavar="FILE", help="also save the model (perplex .npz) for 'score' and 'generate'")
     p.add_argument("--entropy", action="store_true",
                    help="also report the mean entropy of the model's predictions (slower: one full distribution per token)")
-    p.add_argument("--json", action="store_true", help="print the JSON records of CONVENTIONS.md instead of a table")
+    p.add_argument("--json", action="store_true", help="print the JSON records of docs/conventions.md instead of a table")
     add_data_options(p)
     p.set_defaults(run=run_ngram)
 
@@ -90,8 +91,8 @@ def _progress(total: int, desc: str):
 
 
 def run_ngram(args) -> int:
-    from eval import evaluate
-    from lm import save_model, train, write_arpa
+    from perplex.eval import evaluate
+    from perplex.lm import save_model, train, write_arpa
 
     if args.arpa and args.smoothing not in ("kn", "mkn", "ikn"):
         raise PerplexError("--arpa writes backoff models (kn, mkn, ikn); MLE and add-k are not backoff models, use --save")
@@ -128,14 +129,14 @@ def run_ngram(args) -> int:
 
 def load_any_model(args):
     """The model named by --arpa or --model."""
-    from lm import load_model, read_arpa
+    from perplex.lm import load_model, read_arpa
 
     return read_arpa(args.arpa) if args.arpa else load_model(args.model)
 
 
 def run_score(args) -> int:
-    from corpus import encode, load_ptb, read_sentences
-    from eval import evaluate
+    from perplex.corpus import encode, load_ptb, read_sentences
+    from perplex.eval import evaluate
 
     model = load_any_model(args)
     if args.test:
@@ -151,11 +152,11 @@ def run_score(args) -> int:
 
 
 def run_generate(args) -> int:
-    from lm import sample_sentences
-    from lm.storage import is_model_file
+    from perplex.lm import sample_sentences
+    from perplex.lm.storage import is_model_file
 
     if args.model and not is_model_file(args.model):
-        from attention.generate import generate_from_checkpoint, is_checkpoint
+        from perplex.attention.generate import generate_from_checkpoint, is_checkpoint
 
         if is_checkpoint(args.model):
             seed = 0 if args.seed is None else args.seed

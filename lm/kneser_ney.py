@@ -25,9 +25,9 @@ import warnings
 
 import numpy as np
 
-from corpus.encoded import EncodedCorpus
-from lm.backoff import BackoffModel
-from lm.trie import NgramTrie
+from perplex.corpus.encoded import EncodedCorpus
+from perplex.lm.backoff import BackoffModel
+from perplex.lm.trie import NgramTrie
 
 # lmplz --discount_fallback defaults: used when the counts cannot give discounts.
 FALLBACK_MODIFIED = (0.5, 1.0, 1.5)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from corpus.vocabulary import BOS
-from lm.base import NgramModel
+from perplex.corpus.vocabulary import BOS
+from perplex.lm.base import NgramModel
 from perplex.errors import PerplexError
 
 

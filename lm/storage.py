@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.vocabulary import Vocabulary
-from lm.additive import AdditiveModel
-from lm.backoff import BackoffModel
-from lm.base import NgramModel
-from lm.trie import NgramTrie
+from perplex.corpus.vocabulary import Vocabulary
+from perplex.lm.additive import AdditiveModel
+from perplex.lm.backoff import BackoffModel
+from perplex.lm.base import NgramModel
+from perplex.lm.trie import NgramTrie
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write
 

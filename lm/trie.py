@@ -9,7 +9,7 @@ children of a context form one contiguous range (a CSR ``indptr``) and a batch
 of look-ups is one ``np.searchsorted``.
 
 >>> import numpy as np
->>> from corpus import Vocabulary, encode
+>>> from perplex.corpus import Vocabulary, encode
 >>> vocab = Vocabulary.build([["a", "b"], ["a", "a"]])
 >>> trie = NgramTrie.count(encode([["a", "b"], ["a", "a"]], vocab), order=2)
 >>> a, b = vocab.id("a"), vocab.id("b")
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from corpus.encoded import EncodedCorpus
+from perplex.corpus.encoded import EncodedCorpus
 
 # Index values in position arrays: the n-gram is not in the table, or it would
 # reach back past the sentence's <s> (so it cannot exist at all).

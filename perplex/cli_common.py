@@ -98,7 +98,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def load_data(args: argparse.Namespace):
     """The :class:`corpus.Splits` the data options describe."""
-    from corpus import load_splits
+    from perplex.corpus import load_splits
 
     return load_splits(
         args.train, args.valid, args.test,
@@ -109,7 +109,7 @@ def load_data(args: argparse.Namespace):
 
 def print_results(results: Sequence, as_json: bool, notes: Sequence[str] = ()) -> None:
     """Print evaluations as a table (with notes) or, with --json, as JSON records only."""
-    from eval import format_table, to_json
+    from perplex.eval import format_table, to_json
 
     if as_json:
         print(to_json(results))

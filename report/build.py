@@ -7,15 +7,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.datasets import Splits
-from eval.compare import interpolate, interpolation_weight, paired_bootstrap
-from eval.metrics import Evaluation, summarize
+from perplex.corpus.datasets import Splits
+from perplex.eval.compare import interpolate, interpolation_weight, paired_bootstrap
+from perplex.eval.metrics import Evaluation, summarize
 from perplex.fileio import atomic_write
-from report import plots
-from report.cache import ResultCache
-from report.document import Figure, Section, Table, to_html, to_markdown
-from report.environment import hardware, versions
-from report.ngrams import ADDK_GRID, LADDER, LADDER_HEADER, best_ngram, fmt, ladder_rows, run_ladder
+from perplex.report import plots
+from perplex.report.cache import ResultCache
+from perplex.report.document import Figure, Section, Table, to_html, to_markdown
+from perplex.report.environment import hardware, versions
+from perplex.report.ngrams import ADDK_GRID, LADDER, LADDER_HEADER, best_ngram, fmt, ladder_rows, run_ladder
 
 
 @dataclass

@@ -14,8 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from corpus.datasets import Splits
-from eval.metrics import Evaluation
+from perplex.corpus.datasets import Splits
+from perplex.eval.metrics import Evaluation
 from perplex.fileio import atomic_write
 
 _FIELDS = ["model", "split", "tokens", "oovs", "zero_prob_tokens", "log10_prob", "cross_entropy_bits",

@@ -1,4 +1,4 @@
-"""``python cli.py report``: the whole ladder on one page."""
+"""``perplex report``: the whole ladder on one page."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ timings.  Results are cached in OUT/cache by data and settings, so a second run
 is fast.
 
 examples:
-  python cli.py report --quick                 # under 10 minutes on a 2-core machine
-  python cli.py report --out docs/example      # the full run on the Penn Treebank
-  python cli.py report --train my.txt --split 80/10/10 --out my-report
+  perplex report --quick                 # under 10 minutes on a 2-core machine
+  perplex report --out docs/example      # the full run on the Penn Treebank
+  perplex report --train my.txt --split 80/10/10 --out my-report
 """
 
 
@@ -37,8 +37,8 @@ def register(sub) -> None:
 
 
 def run_report(args) -> int:
-    from report.build import build_report
-    from report.steps import available_steps
+    from perplex.report.build import build_report
+    from perplex.report.steps import available_steps
 
     data = load_data(args)
     log = (lambda msg: print(msg, file=sys.stderr))

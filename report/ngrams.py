@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 
-from corpus.datasets import Splits
-from eval import evaluate
-from eval.metrics import Evaluation
-from lm import AdditiveModel, NgramTrie, estimate_kneser_ney
-from report.cache import ResultCache
+from perplex.corpus.datasets import Splits
+from perplex.eval import evaluate
+from perplex.eval.metrics import Evaluation
+from perplex.lm import AdditiveModel, NgramTrie, estimate_kneser_ney
+from perplex.report.cache import ResultCache
 
 LADDER = {
     "mle": "MLE",
@@ -36,7 +36,7 @@ def _build(data: Splits, smoothing: str, order: int):
     if smoothing in ("kn", "ikn"):
         import warnings
 
-        from lm import DiscountWarning
+        from perplex.lm import DiscountWarning
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DiscountWarning)  # fallbacks are listed in the model's info

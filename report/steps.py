@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval import evaluate
-from report.cache import ResultCache
-from report.document import Figure, Section, Table
-from report.ngrams import fmt
+from perplex.eval import evaluate
+from perplex.report.cache import ResultCache
+from perplex.report.document import Figure, Section, Table
+from perplex.report.ngrams import fmt
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,12 @@ def available_steps(quick: bool, transformer_minutes: float | None = None) -> li
         budgets = Budgets(budgets.sgns_epochs, budgets.glove_epochs, transformer_minutes)
     steps = []
     try:
-        import embeddings  # noqa: F401
+        from perplex import embeddings  # noqa: F401
         steps.append(lambda run, cache: embeddings_step(run, cache, budgets))
     except ImportError:
         pass
     try:
-        import attention  # noqa: F401
+        from perplex import attention  # noqa: F401
         steps.append(lambda run, cache: transformer_step(run, cache, budgets))
     except ImportError:
         pass
@@ -51,9 +51,9 @@ def available_steps(quick: bool, transformer_minutes: float | None = None) -> li
 # ----------------------------------------------------------------------------- embeddings
 def _train_vectors(run, cache: ResultCache, method: str, backend: str, epochs: int, dim: int = 100):
     """(evaluations of its next-word model, extra, vectors path) for one embedding method."""
-    from embeddings.config import GloVeConfig, SGNSConfig
-    from embeddings.language_model import glove_language_model, sgns_language_model
-    from embeddings.vectors import save_vectors
+    from perplex.embeddings.config import GloVeConfig, SGNSConfig
+    from perplex.embeddings.language_model import glove_language_model, sgns_language_model
+    from perplex.embeddings.vectors import save_vectors
 
     config = (GloVeConfig if method == "glove" else SGNSConfig)(epochs=epochs, dim=dim)
     # every training setting goes into the key, so a changed default never reuses an old result
@@ -63,15 +63,15 @@ def _train_vectors(run, cache: ResultCache, method: str, backend: str, epochs: i
     def compute():
         start = time.perf_counter()
         if method == "glove":
-            from embeddings.glove import GloVe
+            from perplex.embeddings.glove import GloVe
 
             trainer = GloVe(config).fit(run.data.train)
         elif backend == "gensim":
-            from embeddings.gensim_backend import GensimSGNS
+            from perplex.embeddings.gensim_backend import GensimSGNS
 
             trainer = GensimSGNS(config).fit(run.data.train)
         else:
-            from embeddings.sgns import SGNS
+            from perplex.embeddings.sgns import SGNS
 
             trainer = SGNS(config).fit(run.data.train)
         seconds = time.perf_counter() - start
@@ -92,11 +92,11 @@ def _train_vectors(run, cache: ResultCache, method: str, backend: str, epochs: i
 
 
 def embeddings_step(run, cache: ResultCache, budgets: Budgets):
-    from embeddings.evaluation import evaluate_all
-    from embeddings.plot import plot_words
-    from embeddings.queries import analogy, most_similar
-    from embeddings.vectors import load_vectors
-    from report.build import Scored
+    from perplex.embeddings.evaluation import evaluate_all
+    from perplex.embeddings.plot import plot_words
+    from perplex.embeddings.queries import analogy, most_similar
+    from perplex.embeddings.vectors import load_vectors
+    from perplex.report.build import Scored
 
     section = Section("Word embeddings")
     scored, rows, vectors = [], [], {}
@@ -150,10 +150,10 @@ def embeddings_step(run, cache: ResultCache, budgets: Budgets):
 
 # ---------------------------------------------------------------------------- transformer
 def _train_transformer(run, cache: ResultCache, minutes: float, init: str | None):
-    import cli as cli_module
-    from attention.cli import _build_trainer, _configs
-    from attention.device import resolve_device
-    from attention.scoring import TransformerScorer
+    from perplex import cli as cli_module
+    from perplex.attention.cli import _build_trainer, _configs
+    from perplex.attention.device import resolve_device
+    from perplex.attention.scoring import TransformerScorer
 
     argv = ["transformer", "--minutes", str(minutes), "--seed", "0"]
     if init:
@@ -182,14 +182,14 @@ def _train_transformer(run, cache: ResultCache, minutes: float, init: str | None
 
 
 def transformer_step(run, cache: ResultCache, budgets: Budgets):
-    from attention.checkpoint import load_checkpoint
-    from attention.heatmap import attention_maps, draw_heatmaps
-    from report import plots
-    from report.build import Scored
+    from perplex.attention.checkpoint import load_checkpoint
+    from perplex.attention.heatmap import attention_maps, draw_heatmaps
+    from perplex.report import plots
+    from perplex.report.build import Scored
 
     section = Section("The Transformer")
     scored, rows = [], []
-    from attention.model import TransformerConfig
+    from perplex.attention.model import TransformerConfig
 
     d_model = TransformerConfig.__dataclass_fields__["d_model"].default  # the CLI default width
     with run.step("transformer"):

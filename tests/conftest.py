@@ -5,6 +5,6 @@ import pytest
 
 @pytest.fixture(scope="session")
 def ptb():
-    from corpus import load_splits
+    from perplex.corpus import load_splits
 
     return load_splits()

@@ -11,10 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attention import (KVCache, MultiHeadAttention, TransformerConfig, TransformerLM, causal_mask, padding_mask,
+from perplex.attention import (KVCache, MultiHeadAttention, TransformerConfig, TransformerLM, causal_mask, padding_mask,
                        scaled_dot_product_attention, sinusoidal_table)
-from attention.output import AdaptiveSoftmax, FullSoftmax
-from attention.windows import epoch_starts, gather_windows, shifted_inputs, sliding_windows
+from perplex.attention.output import AdaptiveSoftmax, FullSoftmax
+from perplex.attention.windows import epoch_starts, gather_windows, shifted_inputs, sliding_windows
 from perplex.errors import PerplexError
 
 

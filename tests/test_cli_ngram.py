@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-import cli
+from perplex import cli
 
 TEXT = "\n".join(["the cat sat on the mat", "the dog sat on the log", "a cat and a dog", "the end"] * 30) + "\n"
 

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from corpus import Vocabulary, encode
-from eval import summarize
-from eval.compare import interpolate, interpolation_weight, paired_bootstrap
-from lm import train
+from perplex.corpus import Vocabulary, encode
+from perplex.eval import summarize
+from perplex.eval.compare import interpolate, interpolation_weight, paired_bootstrap
+from perplex.lm import train
 
 
 def test_em_weight_by_hand():

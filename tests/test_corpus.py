@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from corpus import Vocabulary, encode, load_splits, read_sentences, split_sentences, tokenize_raw
+from perplex.corpus import Vocabulary, encode, load_splits, read_sentences, split_sentences, tokenize_raw
 from perplex.errors import PerplexError
 
 
 def test_ptb_token_counts_follow_the_conventions(ptb):
-    # CONVENTIONS.md: N = words + sentences; train 929,589, valid 73,760, test 82,430.
+    # docs/conventions.md: N = words + sentences; train 929,589, valid 73,760, test 82,430.
     assert {k: c.n_tokens for k, c in ptb.corpora.items()} == {"train": 929589, "valid": 73760, "test": 82430}
     assert len(ptb.vocab) == 10000  # 9,999 word types (with <unk>) + </s>
     assert ptb.corpora["test"].oov.sum() == 0  # <unk> is an ordinary PTB word

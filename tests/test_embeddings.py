@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from corpus import Vocabulary, encode
-from embeddings.config import GloVeConfig, SGNSConfig
-from embeddings.evaluation import (ANALOGY_FILE, SIMLEX_FILE, WS353_FILE, dataset_path, evaluate_analogies,
+from perplex.corpus import Vocabulary, encode
+from perplex.embeddings.config import GloVeConfig, SGNSConfig
+from perplex.embeddings.evaluation import (ANALOGY_FILE, SIMLEX_FILE, WS353_FILE, dataset_path, evaluate_analogies,
                                    evaluate_word_pairs)
-from embeddings.glove import GloVe, adagrad_step, cooccurrence, glove_loss_and_grads, weighting
-from embeddings.language_model import BilinearNextWordModel, glove_language_model, sgns_language_model
-from embeddings.queries import analogy, analogy_scores, most_similar, unit_vectors
-from embeddings.sgns import (SGNS, cumulative_table, draw_negatives, fold_overlapping, keep_probabilities,
+from perplex.embeddings.glove import GloVe, adagrad_step, cooccurrence, glove_loss_and_grads, weighting
+from perplex.embeddings.language_model import BilinearNextWordModel, glove_language_model, sgns_language_model
+from perplex.embeddings.queries import analogy, analogy_scores, most_similar, unit_vectors
+from perplex.embeddings.sgns import (SGNS, cumulative_table, draw_negatives, fold_overlapping, keep_probabilities,
                              noise_distribution, overlapping, pair_groups, sgns_loss_and_grads)
-from embeddings.vectors import load_vectors, save_vectors, to_keyed_vectors
-from eval import evaluate
+from perplex.embeddings.vectors import load_vectors, save_vectors, to_keyed_vectors
+from perplex.eval import evaluate
 from perplex.errors import PerplexError
 
 
@@ -546,7 +546,7 @@ def test_a_batch_of_zero_weights_moves_nothing():
 def test_compiled_update_equals_the_plain_one():
     import shutil
 
-    from embeddings.training import compiled
+    from perplex.embeddings.training import compiled
 
     if not (shutil.which("c++") or shutil.which("g++")):
         pytest.skip("torch.compile needs a C++ compiler")
@@ -567,7 +567,7 @@ def test_compiled_update_equals_the_plain_one():
 
 
 def test_compiling_falls_back_to_plain_torch_with_a_warning(monkeypatch):
-    from embeddings.training import compiled
+    from perplex.embeddings.training import compiled
 
     def broken_compile(fn, **options):
         def fail(*args, **kwargs):
@@ -659,8 +659,8 @@ def test_temperature_fit_finds_the_minimum(sgns_grid, grid):
 def test_module_examples_run():
     import doctest
 
-    import embeddings
-    from embeddings import glove, queries, sgns, vectors
+    from perplex import embeddings
+    from perplex.embeddings import glove, queries, sgns, vectors
 
     for module in (embeddings, glove, queries, sgns, vectors):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__

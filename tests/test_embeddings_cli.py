@@ -5,14 +5,14 @@ import json
 import numpy as np
 import pytest
 
-import cli
-from embeddings.vectors import to_keyed_vectors
+from perplex import cli
+from perplex.embeddings.vectors import to_keyed_vectors
 
 
 @pytest.fixture(autouse=True)
 def only_embedding_commands(monkeypatch):
     # Build the parser from our module alone, so these tests do not depend on the others.
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["embeddings.cli"])
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["perplex.embeddings.cli"])
 
 
 def run(capsys, *argv):
@@ -177,7 +177,7 @@ def test_cuda_requested_without_a_device(capsys, corpus_file):
 
 
 def test_glove_compiles_its_update_unless_told_not_to():
-    from embeddings.cli import build_trainer
+    from perplex.embeddings.cli import build_trainer
 
     parser = cli.build_parser()
     assert build_trainer(parser.parse_args(["embed", "--method", "glove"])).config.compile is True
@@ -186,8 +186,8 @@ def test_glove_compiles_its_update_unless_told_not_to():
 
 def test_command_line_defaults_are_the_configs_defaults():
     # the options read their defaults from SGNSConfig and GloVeConfig, so the two cannot drift apart
-    from embeddings.cli import build_trainer
-    from embeddings.config import GloVeConfig, SGNSConfig
+    from perplex.embeddings.cli import build_trainer
+    from perplex.embeddings.config import GloVeConfig, SGNSConfig
 
     parser = cli.build_parser()
     assert build_trainer(parser.parse_args(["embed", "--device", "cpu"])).config == SGNSConfig()

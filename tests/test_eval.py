@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from corpus import Vocabulary, encode
-from eval import UniformModel, entropy, evaluate, format_table, summarize, to_json
+from perplex.corpus import Vocabulary, encode
+from perplex.eval import UniformModel, entropy, evaluate, format_table, summarize, to_json
 from perplex.errors import PerplexError
 
 

@@ -1,8 +1,8 @@
 """``generate`` serves both families: n-gram files and Transformer checkpoints."""
 
-import cli
-from corpus import Vocabulary, encode
-from lm import save_model, train
+from perplex import cli
+from perplex.corpus import Vocabulary, encode
+from perplex.lm import save_model, train
 
 SENTS = [s.split() for s in ["the cat sat on the mat", "the dog sat on the log", "a cat saw a dog"]] * 10
 
@@ -14,9 +14,9 @@ def run(capsys, *argv):
 
 
 def test_generate_continues_a_prompt_with_a_transformer_checkpoint(tmp_path, capsys):
-    from attention.checkpoint import save_checkpoint
-    from attention.model import TransformerConfig, TransformerLM
-    from attention.train import set_seed
+    from perplex.attention.checkpoint import save_checkpoint
+    from perplex.attention.model import TransformerConfig, TransformerLM
+    from perplex.attention.train import set_seed
 
     vocab = Vocabulary.build(SENTS)
     set_seed(0)

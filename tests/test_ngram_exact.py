@@ -6,9 +6,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from corpus import Vocabulary, encode
-from lm import DiscountWarning, NgramTrie, train
-from lm.kneser_ney import adjusted_counts, modified_discounts, single_discount
+from perplex.corpus import Vocabulary, encode
+from perplex.lm import DiscountWarning, NgramTrie, train
+from perplex.lm.kneser_ney import adjusted_counts, modified_discounts, single_discount
 
 # Toy corpus: "a b" and "a a".  Padded: <s> a b </s> ; <s> a a </s>.
 # V = {</s>, <unk>, a, b}: |V| = 4.  Bigram counts: <s> a 2, a b 1, a a 1, a </s> 1, b </s> 1.

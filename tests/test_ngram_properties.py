@@ -7,9 +7,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus import Vocabulary, encode
-from eval import evaluate
-from lm import DiscountWarning, read_arpa, train, write_arpa
+from perplex.corpus import Vocabulary, encode
+from perplex.eval import evaluate
+from perplex.lm import DiscountWarning, read_arpa, train, write_arpa
 
 words = st.sampled_from(list("abcdefg"))
 sentences = st.lists(st.lists(words, min_size=0, max_size=8), min_size=1, max_size=12)

@@ -4,9 +4,9 @@ interop with the kenlm Python module."""
 import numpy as np
 import pytest
 
-from corpus import Vocabulary, encode
-from eval import evaluate
-from lm import load_model, read_arpa, sample_sentences, save_model, train, write_arpa
+from perplex.corpus import Vocabulary, encode
+from perplex.eval import evaluate
+from perplex.lm import load_model, read_arpa, sample_sentences, save_model, train, write_arpa
 
 # KenLM lmplz (modified KN, default settings) on PTB train, scored by KenLM's query
 # (82,430 test tokens, 73,760 valid tokens).

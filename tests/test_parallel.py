@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from embeddings import parallel
-from embeddings.parallel import run_batches
+from perplex.embeddings import parallel
+from perplex.embeddings.parallel import run_batches
 from perplex.errors import PerplexError
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-import cli
+from perplex import cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

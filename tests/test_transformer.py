@@ -9,17 +9,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import cli
-from attention.checkpoint import is_checkpoint, last_path, load_checkpoint, save_checkpoint
-from attention.device import amp_dtype, autocast, resolve_device
-from attention.generate import generate_from_checkpoint, generate_ids, ids_to_text
-from attention.heatmap import attention_maps, draw_heatmaps
-from attention.model import TransformerConfig, TransformerLM
-from attention.scoring import TransformerScorer
-from attention.train import TrainConfig, Trainer, learning_rate, set_seed
-from attention.windows import shifted_inputs
-from corpus import Vocabulary, encode
-from eval import entropy, evaluate
+from perplex import cli
+from perplex.attention.checkpoint import is_checkpoint, last_path, load_checkpoint, save_checkpoint
+from perplex.attention.device import amp_dtype, autocast, resolve_device
+from perplex.attention.generate import generate_from_checkpoint, generate_ids, ids_to_text
+from perplex.attention.heatmap import attention_maps, draw_heatmaps
+from perplex.attention.model import TransformerConfig, TransformerLM
+from perplex.attention.scoring import TransformerScorer
+from perplex.attention.train import TrainConfig, Trainer, learning_rate, set_seed
+from perplex.attention.windows import shifted_inputs
+from perplex.corpus import Vocabulary, encode
+from perplex.eval import entropy, evaluate
 from perplex.errors import PerplexError
 
 CPU = torch.device("cpu")
@@ -48,7 +48,7 @@ def _model(vocab, seed=0, **kw):
 @pytest.fixture
 def run_cli(monkeypatch, capsys):
     """cli.main with this part's subcommands (other parts' modules may not be on this branch)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["attention.cli"])
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["perplex.attention.cli"])
 
     def run(*argv):
         code = cli.main([str(a) for a in argv])
@@ -113,7 +113,7 @@ def test_sliding_scores_equal_token_by_token_scoring(toy):
     scorer = TransformerScorer(model, vocab, stride=3)
     lp10 = scorer.log10_probs(test)
     # Brute force: each target t predicted from the window that scores it, one forward pass per token.
-    from attention.windows import sliding_windows
+    from perplex.attention.windows import sliding_windows
     starts, first, length = sliding_windows(test.n_tokens, 8, 3)
     x = torch.from_numpy(shifted_inputs(test.ids))
     expected = []
@@ -325,7 +325,7 @@ def test_attention_maps_and_heatmaps(toy, tmp_path):
 def test_init_embeddings_from_gensim_vectors(toy, tmp_path):
     from gensim.models import KeyedVectors
 
-    from attention.pretrained import embedding_matrix
+    from perplex.attention.pretrained import embedding_matrix
     vocab = toy[0]
     kv = KeyedVectors(vector_size=16)
     words = vocab.tokens[2:8]
@@ -449,8 +449,8 @@ def test_device_choice_and_mixed_precision_setup():
 
 
 def test_command_line_defaults_are_the_configs_defaults():
-    from attention.cli import _configs
-    from attention.config import TrainConfig, TransformerConfig
+    from perplex.attention.cli import _configs
+    from perplex.attention.config import TrainConfig, TransformerConfig
 
     args = cli.build_parser().parse_args(["transformer"])
     model, train = _configs(args, 10_000)
