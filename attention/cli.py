@@ -1,5 +1,5 @@
-"""The ``transformer`` and ``attention`` subcommands (``generate`` lives in lm/cli.py and
-calls :func:`attention.generate.generate_from_checkpoint` for Transformer checkpoints).
+"""The ``transformer`` and ``attention`` subcommands (``generate``, which serves n-grams
+too, is :mod:`perplex.cli_generate`).
 
 Each handler builds the configs from the options, calls the library and prints;
 torch is imported only inside the handlers so ``perplex --help`` stays fast.
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from perplex.attention.config import TrainConfig, TransformerConfig
 from perplex.cli_common import (Formatter, add_data_options, load_data, positive_float, positive_int, print_results,
                                  progress_enabled)
+from perplex.device import DEVICES
 from perplex.errors import PerplexError
 
 DEFAULT_CHECKPOINT = "runs/transformer.pt"
@@ -24,6 +24,7 @@ Train a small GPT-style Transformer on the token stream and score it with the sh
 examples:
   perplex transformer                         10 minutes of training on PTB (the default configuration)
   perplex transformer --minutes 30 --json     a longer run, JSON records
+  perplex transformer --steps 1200 --seed 1   a step budget: the same numbers on any machine
   perplex transformer --resume                continue an interrupted run (runs/transformer.pt.last)
   perplex transformer --eval-only --stride 32 score the saved model with more context per token
   perplex transformer --init-embeddings sgns.vec   start from word vectors (word2vec format)
@@ -75,7 +76,11 @@ def register(sub) -> None:
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=positive_int, default=None, help="passes over the training stream")
     t.add_argument("--minutes", type=positive_float, default=None,
-                   help="training-time budget (default 10 when --epochs is not given; with both, whichever ends first)")
+                   help="training-time budget (default 10 when neither --epochs nor --steps is given; with several "
+                        "budgets, whichever ends first)")
+    t.add_argument("--steps", type=positive_int, default=None,
+                   help="optimizer-step budget (--batch-size windows per step): the same run on any machine, "
+                        "however loaded, for a seed (on a CPU)")
     t.add_argument("--batch-size", type=positive_int, default=RUN.batch_size, help="windows per step")
     t.add_argument("--lr", type=positive_float, default=RUN.lr, help="peak AdamW learning rate")
     t.add_argument("--warmup", type=float, default=RUN.warmup,
@@ -84,9 +89,12 @@ def register(sub) -> None:
                    help="share of the budget, at its end, for the cosine decay to 1%% of --lr; before it the "
                         "learning rate stays at its peak (default %(default)s; 1 = cosine right after the warm-up)")
     t.add_argument("--weight-decay", type=float, default=RUN.weight_decay, help="AdamW weight decay on matrices")
-    t.add_argument("--eval-every", type=positive_float, default=RUN.eval_every_minutes, help="score valid every this many training minutes (with --epochs alone: after every epoch)")
+    t.add_argument("--eval-every", type=positive_float, default=RUN.eval_every_minutes,
+                   help="score valid every this many training minutes (with --epochs alone: after every epoch)")
+    t.add_argument("--eval-every-steps", type=positive_int, default=None, metavar="K",
+                   help="with --steps: score valid every K steps (default a fifth of --steps)")
     t.add_argument("--seed", type=int, default=RUN.seed, help="random seed (runs with --epochs repeat exactly on a CPU)")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+    t.add_argument("--device", choices=DEVICES, default="auto",
                    help="where to train and score (CUDA runs in mixed precision)")
     f = p.add_argument_group("files")
     f.add_argument("--checkpoint", metavar="FILE", default=DEFAULT_CHECKPOINT,
@@ -96,8 +104,9 @@ def register(sub) -> None:
     f.add_argument("--log", metavar="FILE", default=None, help="JSON log of the training curve (default: FILE.log.json)")
     e = p.add_argument_group("evaluation")
     e.add_argument("--stride", type=positive_int, default=None,
-                   help="sliding-window stride for the final scores (default context/2): every token is "
-                        "predicted once, with at least context - stride tokens of context")
+                   help="sliding-window stride of every score, the training curve's and the final ones "
+                        "(default context/2): every token is predicted once, with at least context - stride "
+                        "tokens of context")
     e.add_argument("--prediction-entropy", action="store_true",
                    help="also report the mean entropy of the predicted distributions (one full distribution per token)")
     e.add_argument("--json", action="store_true", help="print JSON records (docs/conventions.md) instead of a table")
@@ -108,12 +117,13 @@ def register(sub) -> None:
     a.add_argument("sentence", help="the words to look at (quoted)")
     a.add_argument("--model", metavar="FILE", default=DEFAULT_CHECKPOINT, help="a checkpoint from 'transformer'")
     a.add_argument("--out", metavar="DIR", default="attention_maps", help="folder for the PNG heatmaps (one per head)")
-    a.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    a.add_argument("--device", choices=DEVICES, default="auto", help="where the model runs (auto: CUDA when present)")
     a.add_argument("--json", action="store_true", help="print the per-head entropies as JSON")
     a.set_defaults(run=run_attention)
 
 
-def _configs(args, vocab_size: int):
+def build_configs(args, vocab_size: int) -> tuple[TransformerConfig, TrainConfig]:
+    """The architecture and the training run the options describe."""
     model = TransformerConfig(
         vocab_size=vocab_size, context=args.context or ARCH.context, n_layers=args.layers, d_model=args.d_model,
         n_heads=args.heads, d_ff=args.d_ff, dropout=args.dropout, positional=args.positional, output=args.output,
@@ -121,76 +131,40 @@ def _configs(args, vocab_size: int):
     )
     train = TrainConfig(
         batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, decay=args.decay, weight_decay=args.weight_decay,
-        epochs=args.epochs, minutes=args.minutes, seed=args.seed, eval_every_minutes=args.eval_every,
+        epochs=args.epochs, minutes=args.minutes, steps=args.steps, seed=args.seed,
+        eval_every_minutes=args.eval_every, eval_every_steps=args.eval_every_steps,
     )
     return model, train
 
 
-def _build_trainer(args, splits, device):
-    """A fresh Trainer, or one restored from CHECKPOINT.last with --resume."""
-    from perplex.attention.checkpoint import last_path, load_checkpoint
-    from perplex.attention.model import TransformerLM
-    from perplex.attention.train import TrainConfig, Trainer, set_seed
-
-    log = args.log or f"{args.checkpoint}.log.json"
-    progress = progress_enabled()
-    if args.resume:
-        if args.init_embeddings:
-            raise PerplexError("--init-embeddings cannot be combined with --resume (the run already has its embeddings)")
-        model, _, state = load_checkpoint(last_path(args.checkpoint), vocab=splits.vocab, device=device)
-        if "train" not in state:
-            raise PerplexError(f"{last_path(args.checkpoint)} holds no training state; start a new run without --resume")
-        trainer = Trainer(model, splits.vocab, TrainConfig.from_dict(state["train"]["config"]), device,
-                          args.checkpoint, log, progress, report=not progress)
-        trainer.load_state_dict(state["train"])
-        return trainer
-    model_config, train_config = _configs(args, len(splits.vocab))
-    set_seed(train_config.seed)
-    model = TransformerLM(model_config)
-    if args.init_embeddings:
-        from perplex.attention.pretrained import embedding_matrix
-
-        vectors, found = embedding_matrix(args.init_embeddings, splits.vocab, model_config.d_model)
-        model.init_embeddings(vectors, found)
-        print(f"embeddings: {int(found.sum()):,} of {len(found):,} words initialised from {args.init_embeddings}",
-              file=sys.stderr)
-    return Trainer(model, splits.vocab, train_config, device, args.checkpoint, log, progress, report=not progress)
-
-
 def run_transformer(args) -> int:
     from perplex.attention.checkpoint import load_checkpoint
-    from perplex.attention.device import resolve_device
-    from perplex.attention.scoring import TransformerScorer
-    from perplex.eval import evaluate
+    from perplex.attention.recipe import score_transformer, train_transformer
+    from perplex.device import resolve_device
 
-    device = resolve_device(args.device)
     splits = load_data(args)
-    Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
-    extra = {}
+    log = args.log or f"{args.checkpoint}.log.json"
     if args.eval_only:
-        model, _, _ = load_checkpoint(args.checkpoint, vocab=splits.vocab, device=device)
-        context = args.context
+        model, _, _ = load_checkpoint(args.checkpoint, vocab=splits.vocab, device=resolve_device(args.device))
+        run = score_transformer(model, splits, context=args.context, stride=args.stride,
+                                prediction_entropy=args.prediction_entropy)
     else:
-        trainer = _build_trainer(args, splits, device)
-        trainer.fit(splits.train, splits.corpora.get("valid"))
-        model, context = trainer.model, None
-        extra = {
-            "train_minutes": round(trainer.train_seconds / 60, 3),
-            "train_tokens": trainer.tokens_seen,
-            "tokens_per_s": round(trainer.tokens_seen / max(trainer.train_seconds, 1e-9), 1),
-            "steps": trainer.step,
-            "epochs": round(trainer.tokens_seen / splits.train.n_tokens, 3),
-        }
-    scorer = TransformerScorer(model, splits.vocab, context=context, stride=args.stride)
-    extra |= {"context": scorer.context, "stride": scorer.stride, "parameters": model.n_parameters(),
-              "device": str(device)}
-    results = []
-    for name in splits.eval_names():
-        result = evaluate(scorer, splits.corpora[name], name, prediction_entropy=args.prediction_entropy)
-        result.extra.update(extra)
-        results.append(result)
-    if not results:
+        model_config, train_config = build_configs(args, len(splits.vocab))
+        run = train_transformer(splits, model_config, train_config, device=args.device, checkpoint=args.checkpoint,
+                                log=log, init_embeddings=args.init_embeddings, resume=args.resume,
+                                progress=progress_enabled(), stride=args.stride,
+                                prediction_entropy=args.prediction_entropy)
+        if run.initialized_words:
+            found, total = run.initialized_words
+            print(f"embeddings: {found:,} of {total:,} words initialised from {args.init_embeddings}", file=sys.stderr)
+    if not run.evaluations:
         raise PerplexError("there is no valid or test data to score; give --test FILE or --split")
+    model, scorer = run.model, run.scorer
+    device = next(model.parameters()).device
+    extra = run.training(splits.train.n_tokens) | {"context": scorer.context, "stride": scorer.stride,
+                                                    "parameters": model.n_parameters(), "device": str(device)}
+    for result in run.evaluations:
+        result.extra.update(extra)
     c = model.config
     notes = [
         f"evaluation: {scorer.describe()}",
@@ -198,9 +172,9 @@ def run_transformer(args) -> int:
         f"{model.n_parameters():,} parameters, on {device}; checkpoint {args.checkpoint}",
     ]
     if "train_minutes" in extra:
-        notes.append(f"training: {extra['train_minutes']:.2f} min, {extra['epochs']:.2f} epochs, "
-                     f"{extra['tokens_per_s']:,.0f} tokens/s; curve in {args.log or str(args.checkpoint) + '.log.json'}")
-    print_results(results, args.json, notes)
+        notes.append(f"training: {extra['steps']:,} steps, {extra['train_minutes']:.2f} min, {extra['epochs']:.2f} "
+                     f"epochs, {extra['tokens_per_s']:,.0f} tokens/s; curve in {log}")
+    print_results(run.evaluations, args.json, notes)
     return 0
 
 
@@ -208,7 +182,7 @@ def run_attention(args) -> int:
     import json
 
     from perplex.attention.checkpoint import load_checkpoint
-    from perplex.attention.device import resolve_device
+    from perplex.device import resolve_device
     from perplex.attention.heatmap import attention_maps, draw_heatmaps
 
     model, vocab, _ = load_checkpoint(args.model, device=resolve_device(args.device))

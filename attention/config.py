@@ -91,20 +91,28 @@ class TrainConfig(_Saved):
     weight_decay: float = 0.1  # on weight matrices and embeddings, not on biases and LayerNorm gains
     beta2: float = 0.99  # Adam's second-moment decay (0.99 suits small batches better than 0.999)
     grad_clip: float = 1.0  # max global gradient norm
+    # The budget: whichever of these ends first.  Steps and epochs give the same run on any machine
+    # (on a CPU, for a seed); minutes depend on the machine's speed and load.
     epochs: int | None = None  # stop after this many passes over the training stream
-    minutes: float | None = None  # stop after this much training time; None with epochs None -> 10
+    minutes: float | None = None  # stop after this much training time; with no budget at all, 10
+    steps: int | None = None  # stop after this many optimizer steps (batch_size windows each)
     seed: int = 0
     eval_every_minutes: float = 2.0  # score valid (and tracked splits) this often, in training time (minutes budget)
-    eval_stride: int = 0  # stride of those evaluations; 0 = the context (disjoint windows, cheapest)
+    eval_every_steps: int | None = None  # ... or this often in steps (steps budget; default a fifth of it)
+    eval_stride: int = 0  # stride of those evaluations; 0 = context // 2, the final scores' default
 
     def __post_init__(self):
-        if self.epochs is None and self.minutes is None:
+        if self.epochs is None and self.minutes is None and self.steps is None:
             self.minutes = 10.0
         checks = [
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
             (self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (self.epochs is None or self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
             (self.minutes is None or self.minutes > 0, f"--minutes must be positive, got {self.minutes}"),
+            (self.steps is None or self.steps >= 1, f"--steps must be at least 1, got {self.steps}"),
+            (self.eval_every_steps is None or self.eval_every_steps >= 1,
+             f"--eval-every-steps must be at least 1, got {self.eval_every_steps}"),
+            (self.eval_stride >= 0, f"the evaluation stride must be 0 (context // 2) or positive, got {self.eval_stride}"),
             (self.weight_decay >= 0, f"--weight-decay must be at least 0, got {self.weight_decay}"),
             (self.grad_clip > 0, f"the gradient clipping norm must be positive, got {self.grad_clip}"),
             (0.0 <= self.warmup < 1.0, f"--warmup is a share of the budget in [0, 1), got {self.warmup}"),
@@ -112,3 +120,10 @@ class TrainConfig(_Saved):
             (self.eval_every_minutes > 0, f"--eval-every must be positive, got {self.eval_every_minutes}"),
         ]
         _raise_first_failure(checks)
+
+    def eval_interval_steps(self) -> int | None:
+        """Steps between evaluations under a steps budget (None otherwise): at least five
+        points on the curve, the last one at the end."""
+        if self.steps is None:
+            return None
+        return self.eval_every_steps or max(1, self.steps // 5)

@@ -1,4 +1,4 @@
-"""Where the model runs: ``--device auto|cpu|cuda`` and mixed precision on CUDA.
+"""Mixed precision on CUDA (the device itself is chosen by :func:`perplex.device.resolve_device`).
 
 On CUDA the matrix products run in bfloat16 under ``torch.autocast`` when the
 GPU supports it (Ampere and later), otherwise in float16 with a gradient
@@ -11,21 +11,6 @@ from __future__ import annotations
 import contextlib
 
 import torch
-
-from perplex.errors import PerplexError
-
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
-    if name not in DEVICES:
-        raise PerplexError(f"--device must be one of {', '.join(DEVICES)}, got {name!r}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise PerplexError("--device cuda was asked for but PyTorch sees no CUDA GPU; use --device cpu or auto")
-    return torch.device(name)
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:

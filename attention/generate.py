@@ -21,7 +21,7 @@ import os
 import torch
 
 from perplex.attention.checkpoint import is_checkpoint, load_checkpoint
-from perplex.attention.device import resolve_device
+from perplex.device import resolve_device
 from perplex.attention.layers import KVCache
 from perplex.attention.model import TransformerLM
 from perplex.corpus.vocabulary import EOS

@@ -117,3 +117,29 @@ def draw_heatmaps(maps: AttentionMaps, out_dir: str | os.PathLike, prefix: str =
             plt.close(fig)
             paths.append(path)
     return paths
+
+
+def draw_layer(maps: AttentionMaps, layer: int, path: str | os.PathLike) -> Path:
+    """Every head of ``layer`` (0-based) side by side in one PNG, each titled with its mean
+    row entropy; returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    n_heads, t = maps.weights.shape[1], maps.weights.shape[2]
+    entropies = maps.head_entropy()
+    size = 1.6 + 0.32 * t
+    fig, axes = plt.subplots(1, n_heads, figsize=(size * n_heads + 1.0, size + 0.6), squeeze=False)
+    for head, ax in enumerate(axes[0]):
+        im = ax.imshow(maps.weights[layer, head], cmap="viridis", vmin=0.0, vmax=1.0)
+        ax.set_xticks(range(t), maps.tokens, rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(t), maps.tokens if head == 0 else [""] * t, fontsize=8)
+        ax.set_title(f"head {head + 1}: {entropies[layer, head]:.2f} bits", fontsize=9)
+    fig.suptitle(f"layer {layer + 1}: attention weights (rows attend to columns; mean row entropy per head)")
+    fig.colorbar(im, ax=list(axes[0]), fraction=0.015)
+    path = Path(path)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -7,11 +7,12 @@ The loop is fetch → forward → backward → clip → step (minGPT's trainer):
 * AdamW with decoupled weight decay on the matrices only (Loshchilov & Hutter
   2019), a linear warm-up, the peak rate held, then a cosine decay over the
   end of the budget (warmup-stable-decay, Hägele et al. 2024; nanoGPT's ``get_lr``
-  is the case ``decay=1``), all as shares of the budget; the budget is ``minutes``
-  of training time, ``epochs``, or whichever ends first;
+  is the case ``decay=1``), all as shares of the budget; the budget is ``steps``,
+  ``epochs``, ``minutes`` of training time, or whichever ends first;
 * the gradient norm is clipped; on CUDA the forward pass runs in mixed precision;
-* every ``eval_every_minutes`` of training time (with an epoch budget alone:
-  after every epoch, so the chosen model does not depend on the clock), and
+* every ``eval_every_minutes`` of training time (with a steps budget: every
+  ``eval_every_steps`` steps, a fifth of the budget by default; with an epoch
+  budget alone: after every epoch, so the chosen model does not depend on the clock), and
   at the end, the model is scored on valid; the best model is kept
   (``PATH``), the latest resumable state too (``PATH.last``), and the curve
   goes to a JSON log;
@@ -20,8 +21,10 @@ The loop is fetch → forward → backward → clip → step (minGPT's trainer):
   windows, dropout masks and schedule.
 
 Training time excludes evaluation and checkpoint writing, so "minutes" means
-minutes of optimisation.  With ``epochs`` the run is reproducible from
-``seed`` on a CPU; with ``minutes`` the number of steps depends on the machine's speed.
+minutes of optimisation.  With ``steps`` or ``epochs`` the run is reproducible
+from ``seed`` on a CPU; with ``minutes`` the number of steps depends on the
+machine's speed and load.  Every evaluation scores valid with the window of the
+final scores, so the curve's points and the final figure are the same measure.
 """
 
 from __future__ import annotations
@@ -149,6 +152,8 @@ class Trainer:
     def progress_fraction(self, n_targets: int) -> float:
         """How far through the budget the run is (the larger of the epoch and time fractions)."""
         parts = []
+        if self.config.steps is not None:
+            parts.append(self.step / self.config.steps)
         if self.config.epochs is not None:
             parts.append(self.step / (self.config.epochs * self._steps_per_epoch(n_targets)))
         if self.config.minutes is not None:
@@ -157,9 +162,9 @@ class Trainer:
 
     def _done(self) -> bool:
         c = self.config
-        return (c.epochs is not None and self.epoch >= c.epochs) or (
-            c.minutes is not None and self.train_seconds >= 60.0 * c.minutes
-        )
+        return ((c.epochs is not None and self.epoch >= c.epochs)
+                or (c.steps is not None and self.step >= c.steps)
+                or (c.minutes is not None and self.train_seconds >= 60.0 * c.minutes))
 
     # ------------------------------------------------------------------ state
     def state_dict(self, rng_state: torch.Tensor | None = None) -> dict:
@@ -199,8 +204,9 @@ class Trainer:
     # ------------------------------------------------------------- evaluation
     def _evaluate(self, valid: EncodedCorpus | None, track: dict[str, EncodedCorpus]) -> dict:
         c = self.model.config
-        stride = self.config.eval_stride or c.context
-        scorer = TransformerScorer(self.model, self.vocab, stride=min(stride, c.context))
+        # the final scores' window (stride context // 2 unless set), so the curve's last point is the final figure
+        stride = min(self.config.eval_stride, c.context) or None
+        scorer = TransformerScorer(self.model, self.vocab, stride=stride)
         record = {
             "step": self.step,
             "epoch": round(self.epoch + self.batch_in_epoch / max(1, self._n_batches), 4),
@@ -264,6 +270,7 @@ class Trainer:
         self._lr = learning_rate(c, self.progress_fraction(n))
         next_eval = (math.floor(self.train_seconds / 60.0 / c.eval_every_minutes) + 1) * c.eval_every_minutes * 60.0
         bar = _progress_bar(c, self.progress, self.train_seconds, self.step)
+        every_steps = c.eval_interval_steps()
         self.model.train()
         rng_state = torch.get_rng_state()
         previous_handler = _sigterm_as_interrupt()
@@ -297,18 +304,21 @@ class Trainer:
                     self._loss_sum += loss_value
                     self._loss_count += 1
                     if bar is not None:
-                        bar.update(dt if c.minutes is not None else 1)
+                        bar.update(dt if c.minutes is not None and c.steps is None else 1)
                         bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{self.tokens_seen / self.train_seconds:,.0f}", refresh=False)
                     if self.on_step is not None:
                         self.on_step(self)
                     if self._done():
                         break
-                    if c.minutes is not None and self.train_seconds >= next_eval:
+                    if every_steps is not None:
+                        if self.step % every_steps == 0:
+                            self._evaluate(valid, track)
+                    elif c.minutes is not None and self.train_seconds >= next_eval:
                         self._evaluate(valid, track)
                         next_eval += c.eval_every_minutes * 60.0
                 else:
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                    if c.minutes is None and not self._done():
+                    if c.minutes is None and every_steps is None and not self._done():
                         self._evaluate(valid, track)  # epoch budget: at epoch ends, so the best model is reproducible
             self._evaluate(valid, track)
         except KeyboardInterrupt:
@@ -350,6 +360,8 @@ def _progress_bar(config: TrainConfig, enabled: bool, seconds_done: float, steps
         return None
     from tqdm import tqdm
 
+    if config.steps is not None:
+        return tqdm(total=config.steps, initial=steps_done, unit="step", desc="training")
     if config.minutes is not None:
         return tqdm(total=round(60 * config.minutes), initial=seconds_done, unit="s", desc="training",
                     bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt}s {postfix}")

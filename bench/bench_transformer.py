@@ -32,7 +32,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from perplex.attention.device import autocast, resolve_device
+from perplex.attention.device import autocast
+from perplex.device import resolve_device
 from perplex.attention.model import TransformerConfig, TransformerLM
 from perplex.attention.scoring import TransformerScorer
 from perplex.attention.train import TrainConfig, Trainer, make_optimizer, set_seed

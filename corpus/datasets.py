@@ -69,12 +69,22 @@ class Splits:
         Where the data came from (printed in reports).
     sentences : dict of str to list of token lists
         The raw tokens, for models (such as NLTK) that want strings.
+    valid_held_out : float or None
+        When the validation split was held out of the training data: the share of
+        the training sentences it took (their last ones).
     """
 
     vocab: Vocabulary
     corpora: dict[str, EncodedCorpus]
     source: str
     sentences: dict[str, list[Sentence]] = field(repr=False, default_factory=dict)
+    valid_held_out: float | None = None
+
+    def describe_valid(self) -> str:
+        """What the validation split is, for the labels of tuned choices."""
+        if self.valid_held_out is None:
+            return "valid"
+        return f"valid (the last {self.valid_held_out:.0%} of the training sentences, held out)"
 
     @property
     def train(self) -> EncodedCorpus:
@@ -95,12 +105,20 @@ def load_splits(
     split: tuple[float, float] | None = None,
     min_count: int = 1,
     max_vocab: int | None = None,
+    need_evaluation: bool = True,
+    hold_out_valid: float | None = None,
 ) -> Splits:
     """Read and encode the data a command works on.
 
     With no ``train`` the Penn Treebank is used (its own valid and test unless
     files are given).  With ``split=(valid_share, test_share)`` the training
-    file is cut into three parts.  The vocabulary is always fixed on train.
+    file is cut into three parts.  A ``train`` file alone is an error unless
+    ``need_evaluation`` is False (word vectors need no test set).  With
+    ``hold_out_valid`` a share such as 0.1 and no validation data, the last
+    share of the training sentences becomes the validation split (contiguous,
+    deterministic; ``Splits.valid_held_out`` records it), so that whatever is
+    tuned is tuned on data the models were not trained on.  The vocabulary is
+    always fixed on the (remaining) training sentences.
     """
     if train is None:
         if split is not None:
@@ -119,13 +137,22 @@ def load_splits(
             source += f" (split {1 - sum(split):.0%}/{split[0]:.0%}/{split[1]:.0%}, contiguous)"
             if not sents["valid"]:
                 del sents["valid"]
-        elif valid is None and test is None:
+        elif valid is None and test is None and need_evaluation:
             raise PerplexError("with --train FILE give --test FILE (and optionally --valid FILE), or --split to cut the training file")
     for name, path in (("valid", valid), ("test", test)):
         if path is not None:
             sents[name] = read_sentences(path, tokenize, lowercase)
         elif train is not None and split is None:
             sents.pop(name, None)
+    held_out = None
+    if hold_out_valid is not None and "valid" not in sents:
+        n_valid = max(1, round(len(sents["train"]) * hold_out_valid))
+        if len(sents["train"]) - n_valid < 1:
+            raise PerplexError(f"{len(sents['train'])} training sentences are too few to hold some out as "
+                               "validation data; give a larger file or --valid FILE")
+        sents["train"], sents["valid"] = sents["train"][:-n_valid], sents["train"][-n_valid:]
+        sents = {name: sents[name] for name in PTB_SPLITS if name in sents}  # train, valid, test
+        held_out = hold_out_valid
     vocab = Vocabulary.build(sents["train"], min_count=min_count, max_vocab=max_vocab)
     corpora = {name: encode(s, vocab) for name, s in sents.items()}
-    return Splits(vocab, corpora, source, sents)
+    return Splits(vocab, corpora, source, sents, held_out)

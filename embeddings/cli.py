@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 
 from perplex.embeddings.config import GloVeConfig, SGNSConfig  # torch-free: the options' defaults are the configs'
-from perplex.cli_common import (Formatter, PerplexError, add_data_options, non_negative_float, positive_float,
-                                 positive_int, print_results, progress_enabled)
+from perplex.device import DEVICES
+from perplex.embeddings.recipe import BACKENDS, METHODS
+from perplex.cli_common import (Formatter, PerplexError, add_data_options, load_data, non_negative_float,
+                                 positive_float, positive_int, print_results, progress_enabled)
 
 DEFAULT_VECTORS = "vectors.bin"
 METHOD_DEFAULTS = {  # options whose default depends on --method (word2vec's and GloVe's own)
@@ -38,7 +40,7 @@ def register(sub) -> None:
                        formatter_class=Formatter)
     add_data_options(p)
     g = p.add_argument_group("training")
-    g.add_argument("--method", choices=("sgns", "glove"), default="sgns",
+    g.add_argument("--method", choices=METHODS, default="sgns",
                    help="skip-gram with negative sampling (Mikolov et al. 2013) or GloVe (Pennington et al. 2014)")
     g.add_argument("--out", metavar="FILE", default=DEFAULT_VECTORS,
                    help="where to write the vectors (word2vec binary; text for .txt/.vec)")
@@ -69,9 +71,9 @@ def register(sub) -> None:
     g.add_argument("--seed", type=int, default=SG.seed, help="random seed")
     g.add_argument("--workers", type=positive_int, default=SG.workers,
                    help="Hogwild training processes (threads where fork is missing; 1 = deterministic result for a seed)")
-    g.add_argument("--backend", choices=("torch", "gensim"), default="torch",
+    g.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="sgns only: our torch trainer, or gensim's Word2Vec with the same settings")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device")
+    g.add_argument("--device", choices=DEVICES, default="auto", help="torch device (auto: CUDA when present)")
     g.add_argument("--no-eval", action="store_true", help="skip scoring the vectors as next-word models")
     g.add_argument("--json", action="store_true", help="print the evaluation records as JSON (docs/conventions.md)")
     p.set_defaults(run=run_embed)
@@ -129,106 +131,64 @@ def _load(path: str):
     return load_vectors(path)
 
 
-def _load_training_data(args):
-    """The data options' splits; a --train file alone is fine here (vectors need no test set)."""
-    from perplex.cli_common import load_data
-
-    if args.train is not None and args.valid is None and args.test is None and args.split is None:
-        from perplex.corpus import Splits, Vocabulary, encode, read_sentences
-
-        sents = read_sentences(args.train, args.tokenize, args.lowercase)
-        vocab = Vocabulary.build(sents, min_count=args.min_count, max_vocab=args.max_vocab)
-        return Splits(vocab, {"train": encode(sents, vocab)}, str(args.train), {"train": sents})
-    return load_data(args)
-
-
-def _device(choice: str) -> str:
-    import torch
-
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise PerplexError("--device cuda: no CUDA device is available; use --device cpu")
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return choice
-
-
-def build_trainer(args):
-    """The trainer object the options describe."""
-    from perplex.embeddings.config import GloVeConfig, SGNSConfig
+def build_config(args):
+    """The trainer's config the options describe (--window, --epochs and --lr default by method)."""
+    from perplex.device import resolve_device
 
     defaults = METHOD_DEFAULTS[args.method]
     window = args.window or defaults["window"]
     epochs = args.epochs or defaults["epochs"]
     lr = args.lr or defaults["lr"]
-    device = _device(args.device)
+    device = str(resolve_device(args.device))
     if args.method == "glove":
         if args.backend != "torch":
             raise PerplexError("--backend gensim trains skip-gram only; use it with --method sgns")
-        from perplex.embeddings.glove import GloVe
-
-        return GloVe(GloVeConfig(dim=args.dim, window=window, epochs=epochs, x_max=args.x_max, alpha=args.alpha,
-                                 eta=lr, adagrad=args.adagrad, eos_pairs=args.eos_pairs, compile=not args.no_compile,
-                                 seed=args.seed, workers=args.workers, device=device))
-    config = SGNSConfig(dim=args.dim, window=window, negative=args.negative, share_negatives=args.share_negatives,
-                        sample=args.sample, epochs=epochs,
-                        alpha=lr, seed=args.seed, workers=args.workers, device=device)
-    if args.backend == "gensim":
-        from perplex.embeddings.gensim_backend import GensimSGNS
-
-        return GensimSGNS(config)
-    from perplex.embeddings.sgns import SGNS
-
-    return SGNS(config)
+        return GloVeConfig(dim=args.dim, window=window, epochs=epochs, x_max=args.x_max, alpha=args.alpha,
+                           eta=lr, adagrad=args.adagrad, eos_pairs=args.eos_pairs, compile=not args.no_compile,
+                           seed=args.seed, workers=args.workers, device=device)
+    return SGNSConfig(dim=args.dim, window=window, negative=args.negative, share_negatives=args.share_negatives,
+                      sample=args.sample, epochs=epochs, alpha=lr, seed=args.seed, workers=args.workers, device=device)
 
 
 def run_embed(args) -> int:
     import sys
 
-    from perplex.eval import evaluate
-    from perplex.embeddings.language_model import glove_language_model, sgns_language_model
+    from perplex.embeddings.recipe import train_embeddings
     from perplex.embeddings.vectors import save_vectors
 
-    splits = _load_training_data(args)
-    trainer = build_trainer(args).fit(splits.train, progress=progress_enabled())
+    splits = load_data(args, need_evaluation=False)  # vectors need no test set
+    run = train_embeddings(splits, args.method, args.backend, build_config(args), progress=progress_enabled(),
+                           score=not args.no_eval)
+    trainer = run.trainer
     if args.out:
         save_vectors(trainer.keyed_vectors(), args.out)
-    label = f"{args.method}" + (" (gensim)" if args.backend == "gensim" else "")
     if hasattr(trainer, "words_per_second_"):
         speed = f"{trainer.words_per_second_:,.0f} tokens/s"
     else:
         speed = f"{trainer.seconds_per_epoch_:.2f} s/epoch over {trainer.nnz_:,} non-zeros"
         if trainer.compile_seconds_ >= 0.05:
             speed += f", after {trainer.compile_seconds_:.1f} s compiling the update"
-    notes = [f"{label}: trained on {splits.train.n_tokens:,} tokens of {splits.source} "
+    notes = [f"{run.name}: trained on {splits.train.n_tokens:,} tokens of {splits.source} "
              f"(|V| = {len(splits.vocab):,}) in {trainer.seconds_:.1f} s, {speed}"]
     if args.out:
         notes.append(f"vectors written to {args.out}")
-    results = []
-    if not args.no_eval and splits.eval_names():
-        make = glove_language_model if args.method == "glove" else sgns_language_model
-        lm = make(trainer)
-        lm.name = label
-        if "valid" in splits.corpora:
-            lm.fit_temperature(splits.corpora["valid"])
-            notes.append(f"temperature {lm.temperature:.4f}, fitted on valid (the only parameter fitted there)")
+    if run.evaluations:
+        if run.temperature_fitted_on:
+            notes.append(f"temperature {run.temperature:.4f}, fitted on {run.temperature_fitted_on} "
+                         "(the only parameter fitted there)")
         else:
             notes.append("temperature 1 (no valid data to fit it on)")
-        for name in splits.eval_names():
-            r = evaluate(lm, splits.corpora[name], name)
-            r.extra.update(temperature=lm.temperature, context="previous token", method=args.method,
-                           backend=args.backend)
-            results.append(r)
         notes.append("P(w | previous token) from the trained parameters: "
                      + ("P_n(w) exp(v_c.u_w / T)" if args.method == "sgns" else "exp((w_c.w~_w + b~_w) / T)"))
     elif not args.no_eval:
         notes.append("no valid/test data: give --test FILE or --split 80/10/10 to score the vectors as a language model")
     if args.json:
-        print(json.dumps([r.record() for r in results], indent=2))
+        print_results(run.evaluations, True)
         for note in notes:
             print(note, file=sys.stderr)
         return 0
-    if results:
-        print_results(results, False, notes)
+    if run.evaluations:
+        print_results(run.evaluations, False, notes)
     else:
         print("\n".join(notes))
     return 0

@@ -13,6 +13,12 @@ from perplex.eval.protocol import DistributionModel, LanguageModel, check_vocabu
 
 LOG2_10 = math.log2(10.0)
 
+# The one list of an evaluation's figures, in the order of docs/conventions.md: the keys of
+# the JSON records, the columns of the printed tables and the fields the report caches.
+FIGURES = ("model", "split", "tokens", "oovs", "zero_prob_tokens", "log10_prob", "cross_entropy_bits",
+           "perplexity", "perplexity_excl_oov", "bits_per_char")
+OPTIONAL_FIGURES = ("prediction_entropy_bits",)  # present only when asked for
+
 
 @dataclass
 class Evaluation:
@@ -40,6 +46,12 @@ class Evaluation:
     token_log10: np.ndarray = field(repr=False, default=None)
     extra: dict = field(default_factory=dict)
 
+    def figures(self) -> dict:
+        """Every figure of :data:`FIGURES`, and those of :data:`OPTIONAL_FIGURES` that were computed."""
+        out = {k: getattr(self, k) for k in FIGURES}
+        out.update((k, getattr(self, k)) for k in OPTIONAL_FIGURES if getattr(self, k) is not None)
+        return out
+
     @property
     def sentence_perplexity(self) -> np.ndarray:
         """Per-sentence perplexity 10^(-log10 P(sentence) / tokens)."""
@@ -47,13 +59,7 @@ class Evaluation:
 
     def record(self) -> dict:
         """The JSON record of docs/conventions.md (infinite values as the string "inf")."""
-        keys = [
-            "model", "split", "tokens", "oovs", "zero_prob_tokens", "log10_prob",
-            "cross_entropy_bits", "perplexity", "perplexity_excl_oov", "bits_per_char",
-        ]
-        out = {k: getattr(self, k) for k in keys}
-        if self.prediction_entropy_bits is not None:
-            out["prediction_entropy_bits"] = self.prediction_entropy_bits
+        out = self.figures()
         out.update(self.extra)
         return {k: _json_number(v) for k, v in out.items()}
 

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Sequence
 
-from perplex.eval.metrics import Evaluation
+from perplex.eval.metrics import FIGURES, OPTIONAL_FIGURES, Evaluation
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -23,19 +23,21 @@ def _fmt(v, digits: int = 3) -> str:
     return str(v)
 
 
-COLUMNS = [
-    ("model", "model", None),
-    ("split", "split", None),
-    ("tokens", "tokens", None),
-    ("oovs", "OOVs", None),
-    ("zero_prob_tokens", "P=0", None),
-    ("log10_prob", "log10 P", 1),
-    ("cross_entropy_bits", "H (bits)", 4),
-    ("perplexity", "PPL", 3),
-    ("perplexity_excl_oov", "PPL excl. OOV", 3),
-    ("bits_per_char", "bits/char", 4),
-    ("prediction_entropy_bits", "mean pred. H", 4),
-]
+# How the table shows each figure of FIGURES and OPTIONAL_FIGURES: (header, decimals).
+HEADERS = {
+    "model": ("model", None),
+    "split": ("split", None),
+    "tokens": ("tokens", None),
+    "oovs": ("OOVs", None),
+    "zero_prob_tokens": ("P=0", None),
+    "log10_prob": ("log10 P", 1),
+    "cross_entropy_bits": ("H (bits)", 4),
+    "perplexity": ("PPL", 3),
+    "perplexity_excl_oov": ("PPL excl. OOV", 3),
+    "bits_per_char": ("bits/char", 4),
+    "prediction_entropy_bits": ("mean pred. H", 4),
+}
+COLUMNS = [(key, *HEADERS[key]) for key in FIGURES + OPTIONAL_FIGURES]
 
 
 def format_table(results: Sequence[Evaluation]) -> str:

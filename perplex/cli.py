@@ -17,7 +17,7 @@ from perplex.cli_common import Formatter, Parser, warn_one_line
 from perplex.errors import PerplexError
 
 # Modules that define register(subparsers); heavy imports stay inside their commands.
-COMMAND_MODULES = ["perplex.lm.cli", "perplex.embeddings.cli", "perplex.attention.cli", "perplex.report.cli"]
+COMMAND_MODULES = ["perplex.lm.cli", "perplex.cli_generate", "perplex.embeddings.cli", "perplex.attention.cli", "perplex.report.cli"]
 
 DESCRIPTION = """\
 Classical statistical language modeling on real text (default: the Penn Treebank).
@@ -48,7 +48,9 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the exact command, for what a command writes about itself (the report's summary)
     warnings.showwarning = warn_one_line
     try:
         return args.run(args) or 0

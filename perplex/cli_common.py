@@ -96,14 +96,16 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                    help="keep at most this many vocabulary entries (</s> and <unk> included)")
 
 
-def load_data(args: argparse.Namespace):
-    """The :class:`corpus.Splits` the data options describe."""
+def load_data(args: argparse.Namespace, need_evaluation: bool = True, hold_out_valid: float | None = None):
+    """The :class:`perplex.corpus.Splits` the data options describe (see
+    :func:`perplex.corpus.load_splits` for ``need_evaluation`` and ``hold_out_valid``)."""
     from perplex.corpus import load_splits
 
     return load_splits(
         args.train, args.valid, args.test,
         tokenize=args.tokenize, lowercase=args.lowercase, split=args.split,
-        min_count=args.min_count, max_vocab=args.max_vocab,
+        min_count=args.min_count, max_vocab=args.max_vocab, need_evaluation=need_evaluation,
+        hold_out_valid=hold_out_valid,
     )
 
 

@@ -1,39 +1,51 @@
-"""Assembling the report: run each step (cached), then write Markdown and HTML."""
+"""Assembling the report: run each section (cached), then write Markdown and HTML.
+
+The page opens with what a reader who did not run it needs first: a banner on a quick
+run, then a summary (date, exact command, data, budget, the best model).  Every tuned
+choice names the data that tuned it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from perplex.corpus.datasets import Splits
 from perplex.eval.compare import interpolate, interpolation_weight, paired_bootstrap
 from perplex.eval.metrics import Evaluation, summarize
 from perplex.fileio import atomic_write
-from perplex.report import plots
+from perplex.report.budget import FULL, FULL_RUN_ON_PTB, Budget
 from perplex.report.cache import ResultCache
-from perplex.report.document import Figure, Section, Table, to_html, to_markdown
+from perplex.report.document import Banner, Section, Table, to_html, to_markdown
 from perplex.report.environment import hardware, versions
-from perplex.report.ngrams import ADDK_GRID, LADDER, LADDER_HEADER, best_ngram, fmt, ladder_rows, run_ladder
+from perplex.report.ngram_section import best_ngram, fmt, ngram_section
+
+TITLE = "perplex: the language-model ladder"
 
 
 @dataclass
 class Scored:
-    """A model of the comparison: its name and its valid/test evaluations."""
+    """A model of the comparison: its name, its valid/test evaluations, and whether it is the
+    partner the best n-gram is interpolated with."""
 
     name: str
     valid: Evaluation | None
     test: Evaluation
     note: str = ""
+    partner: bool = False
 
 
 @dataclass
 class ReportRun:
     data: Splits
     out: Path
-    quick: bool
+    budget: Budget
+    command: str = ""
     log: callable = print
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     timings: dict = field(default_factory=dict)
     sections: list = field(default_factory=list)
     scored: list = field(default_factory=list)
@@ -49,60 +61,79 @@ class ReportRun:
         return self.out / "figures" / name
 
 
-def ngram_section(run: ReportRun, cache: ResultCache) -> tuple[Section, dict]:
-    orders = [1, 2, 3] if run.quick else [1, 2, 3, 4, 5]
-    with run.step("n-gram ladder"):
-        results = run_ladder(run.data, orders, cache, log=run.log)
-    series = {LADDER[s]: {o: results[(s, o)]["test"].perplexity for o in orders} for s in LADDER}
-    fig = plots.perplexity_by_order(series, run.figure_path("ngram_perplexity_by_order.png"),
-                                    "n-gram test perplexity by order")
-    section = Section("The n-gram ladder").add(
-        f"Every smoothing at orders {orders[0]}–{orders[-1]}, trained on train and scored on the same "
-        f"{results[(next(iter(LADDER)), orders[0])]['test'].tokens:,} test tokens. add-k's k is chosen on "
-        "valid from " + ", ".join(f"{k:g}" for k in ADDK_GRID)
-        + ". MLE gives unseen events probability 0, so its perplexity is infinite beyond unigrams; the "
-        "P=0 column counts those tokens.",
-        Table(LADDER_HEADER, ladder_rows(results), "Test-set figures (valid perplexity alongside)"),
-        Figure(fig, "Test perplexity against n-gram order, one line per smoothing (MLE's infinite values left out)"),
-    )
-    for s in LADDER:
-        best_order = min(orders, key=lambda o: results[(s, o)].get("valid", results[(s, o)]["test"]).perplexity)
-        r = results[(s, best_order)]
-        run.scored.append(Scored(f"{r['name']}", r.get("valid"), r["test"], "best order on valid"))
-    return section, results
+def quick_banner(budget: Budget) -> Banner:
+    """What a quick run cut, and what the full run gives instead."""
+    cut = [f"n-gram orders {budget.orders[0]}–{budget.orders[-1]} (full run: {FULL.orders[0]}–{FULL.orders[-1]})",
+           f"skip-gram {budget.sgns_epochs} epoch(s) (full: {FULL.sgns_epochs})",
+           f"GloVe {budget.glove_epochs} (full: {FULL.glove_epochs})",
+           f"each Transformer run {budget.transformer()} (full: {FULL.transformer()})"]
+    return Banner(
+        "**Quick run (--quick): budgets cut to fit a few minutes.** " + "; ".join(cut) + ". The n-gram figures are "
+        "exact, but the embeddings and the Transformer are far from trained: their figures here are not what the "
+        f"toolkit gives. Without --quick, {FULL_RUN_ON_PTB}.")
 
 
-def comparison_section(run: ReportRun, best: Scored, partner: Scored | None) -> Section:
+def _oov_rates(data: Splits) -> str:
+    return ", ".join(f"{name} {c.oov.mean():.2%}" for name, c in data.corpora.items() if name != "train")
+
+
+def summary_section(run: ReportRun, best: tuple[str, Evaluation, str], best_ngram_row: Scored) -> Section:
+    data, b = run.data, run.budget
+    counts = ", ".join(f"{name} {c.n_tokens:,}" for name, c in data.corpora.items())
+    name, test, interval = best
+    rows = [
+        ["date", run.started.strftime("%Y-%m-%d %H:%M UTC")],
+        ["command", run.command or "(library call)"],
+        ["data", f"{data.source}; tokens: {counts}"],
+        ["vocabulary", f"{len(data.vocab):,} words from train (`</s>` and `<unk>` included); OOV rate: "
+                       f"{_oov_rates(data)}"],
+        ["tuning data", f"every tuned choice (orders, add-k's k, temperatures, the Transformer's kept "
+                        f"checkpoint, the interpolation weight) was made on {data.describe_valid()}"],
+        ["mode and budget", f"{b.name}: {b.describe()}"],
+        ["best model (lowest valid perplexity)", f"{name}: test perplexity {fmt(test.perplexity)} {interval}"],
+        ["best n-gram", f"{best_ngram_row.name}: test perplexity {fmt(best_ngram_row.test.perplexity)}"],
+    ]
+    return Section("Summary").add(Table(["", ""], rows))
+
+
+def comparison_section(run: ReportRun, reference: Scored) -> tuple[Section, tuple[str, Evaluation, str]]:
+    """Every scored model on the same test tokens, with intervals against ``reference`` (the best
+    n-gram), and its interpolation with the partner; also returns the best row by valid perplexity."""
+    tuned_on = run.data.describe_valid()
     section = Section("All models on the same test tokens")
-    rows = []
+    rows, candidates = [], []
+
+    def add(name: str, valid: Evaluation | None, test: Evaluation, note: str):
+        ci = paired_bootstrap(test, reference.test, samples=1000, seed=0)
+        interval = f"[{fmt(ci.low)}, {fmt(ci.high)}]"
+        rows.append([name, fmt(test.perplexity), interval, f"{ci.ratio:.4f} [{ci.ratio_low:.4f}, {ci.ratio_high:.4f}]",
+                     fmt(valid.perplexity) if valid else "-", fmt(test.bits_per_char, 4), note])
+        if valid is not None:
+            candidates.append((valid.perplexity, name, test, interval))
+
     for m in run.scored:
-        if m.test.tokens != best.test.tokens:
-            continue
-        ci = paired_bootstrap(m.test, best.test, samples=1000, seed=0)
-        rows.append([m.name, fmt(m.test.perplexity), f"[{fmt(ci.low)}, {fmt(ci.high)}]",
-                     f"{ci.ratio:.4f} [{ci.ratio_low:.4f}, {ci.ratio_high:.4f}]",
-                     fmt(m.valid.perplexity) if m.valid else "-", fmt(m.test.bits_per_char, 4), m.note])
-    if partner is not None and best.valid is not None and partner.valid is not None:
-        lam = interpolation_weight(best.valid.token_log10, partner.valid.token_log10)
-        tokens = run.data.corpora
-        mixed_valid = summarize(interpolate(best.valid.token_log10, partner.valid.token_log10, lam),
-                                tokens["valid"], "interpolation", "valid")
-        mixed_test = summarize(interpolate(best.test.token_log10, partner.test.token_log10, lam),
-                               tokens["test"], "interpolation", "test")
-        ci = paired_bootstrap(mixed_test, best.test, samples=1000, seed=0)
-        name = f"{lam:.3f} × {best.name} + {1 - lam:.3f} × {partner.name}"
-        rows.append([name, fmt(mixed_test.perplexity), f"[{fmt(ci.low)}, {fmt(ci.high)}]",
-                     f"{ci.ratio:.4f} [{ci.ratio_low:.4f}, {ci.ratio_high:.4f}]", fmt(mixed_valid.perplexity),
-                     fmt(mixed_test.bits_per_char, 4), "weight tuned on valid by EM"])
-        section.add(f"The linear interpolation λ·P({best.name}) + (1−λ)·P({partner.name}) has its weight "
-                    f"λ = {lam:.3f} fitted on valid by EM (the likelihood is concave in λ, so EM finds the "
+        if m.test.tokens == reference.test.tokens:
+            add(m.name, m.valid, m.test, m.note)
+    partner = next((s for s in run.scored if s.partner), None)
+    if partner is not None:
+        lam = interpolation_weight(reference.valid.token_log10, partner.valid.token_log10)
+        corpora = run.data.corpora
+        mixed_valid = summarize(interpolate(reference.valid.token_log10, partner.valid.token_log10, lam),
+                                corpora["valid"], "interpolation", "valid")
+        mixed_test = summarize(interpolate(reference.test.token_log10, partner.test.token_log10, lam),
+                               corpora["test"], "interpolation", "test")
+        add(f"{lam:.3f} × {reference.name} + {1 - lam:.3f} × {partner.name}", mixed_valid, mixed_test,
+            f"weight tuned on {tuned_on} by EM")
+        section.add(f"The linear interpolation λ·P({reference.name}) + (1−λ)·P({partner.name}) has its weight "
+                    f"λ = {lam:.3f} fitted on {tuned_on} by EM (the likelihood is concave in λ, so EM finds the "
                     f"optimum); its valid perplexity {fmt(mixed_valid.perplexity)} is no higher than either "
-                    f"part's ({fmt(best.valid.perplexity)} and {fmt(partner.valid.perplexity)}).")
+                    f"part's ({fmt(reference.valid.perplexity)} and {fmt(partner.valid.perplexity)}).")
     section.add(
-        Table(["model", "test PPL", "95% interval", f"PPL / PPL({best.name}) [95%]", "valid PPL", "bits/char", "note"],
-              rows, "Intervals: paired bootstrap over test sentences (1,000 resamples, the same draws for "
-              "every model); a ratio interval that excludes 1 is a real difference."))
-    return section
+        Table(["model", "test PPL", "95% interval", f"PPL / PPL({reference.name}) [95%]", "valid PPL", "bits/char",
+               "note"], rows, "Intervals: paired bootstrap over test sentences (1,000 resamples, the same draws for "
+               "every model); a ratio interval that excludes 1 is a real difference."))
+    _, name, test, interval = min(candidates, key=lambda c: c[0])
+    return section, (name, test, interval)
 
 
 def conventions_section(run: ReportRun) -> Section:
@@ -110,7 +141,7 @@ def conventions_section(run: ReportRun) -> Section:
     counts = ", ".join(f"{name} {c.n_tokens:,} tokens in {c.n_sentences:,} sentences"
                        for name, c in data.corpora.items())
     return Section("Conventions, versions, hardware, timings").add(
-        "What was counted follows `../shared/CONVENTIONS.md`:",
+        "What was counted follows the conventions of perplex (docs/conventions.md in its repository):",
         "- each sentence contributes its words plus one `</s>`; `<s>` is context only, never predicted or counted\n"
         f"- the vocabulary ({len(data.vocab):,} entries, `</s>` and `<unk>` included) is fixed on train; "
         "every other word is `<unk>` and counted as an OOV\n"
@@ -119,7 +150,7 @@ def conventions_section(run: ReportRun) -> Section:
         "newline per sentence)\n"
         "- every model is scored on the same token stream by the one module `eval/`; a zero-probability token "
         "makes the perplexity infinite and is counted",
-        f"Data: {data.source}; {counts}." + (" This is a --quick run: small orders and short budgets." if run.quick else ""),
+        f"Data: {data.source}; {counts}. Validation data: {data.describe_valid()}.",
         Table(["package", "version"], [[k, v] for k, v in versions()], "Versions"),
         f"Hardware: {hardware()}.",
         Table(["step", "wall time (s)"], [[k, f"{v:.1f}"] for k, v in run.timings.items()],
@@ -127,7 +158,7 @@ def conventions_section(run: ReportRun) -> Section:
     )
 
 
-def write_report(run: ReportRun, title: str = "perplex: the language-model ladder") -> tuple[Path, Path]:
+def write_report(run: ReportRun, title: str = TITLE) -> tuple[Path, Path]:
     md = to_markdown(title, run.sections, run.out)
     page = to_html(title, run.sections)
     md_path, html_path = run.out / "report.md", run.out / "report.html"
@@ -138,33 +169,42 @@ def write_report(run: ReportRun, title: str = "perplex: the language-model ladde
     return md_path, html_path
 
 
-def build_report(data: Splits, out: Path, quick: bool = False, log=print, extra_steps=()) -> ReportRun:
-    """Run every step and write ``out/report.md`` and ``out/report.html``.
+def build_report(data: Splits, out: Path, budget: Budget = FULL, command: str = "", log=print,
+                 sections=None) -> ReportRun:
+    """Run every section and write ``out/report.md`` and ``out/report.html``.
 
-    ``extra_steps`` are callables ``step(run, cache) -> (Section | None, Scored | None)`` for the other model
-    families; the first Scored they return with a valid evaluation is the interpolation partner.
+    ``data`` must have a valid and a test split (``load_splits(..., hold_out_valid=0.1)``
+    makes one).  ``sections`` are callables ``section(run, cache) -> (Section, [Scored])``
+    after the n-gram ladder (default: the embeddings and the Transformer); the Scored
+    marked ``partner`` is interpolated with the best n-gram.
     """
+    from perplex.errors import PerplexError
+    from perplex.report.embedding_section import embeddings_section
+    from perplex.report.transformer_section import transformer_section
+
+    for split in ("valid", "test"):
+        if split not in data.corpora:
+            raise PerplexError(f"the report needs {split} data; give --{split} FILE or --split 80/10/10")
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    run = ReportRun(data, out, quick, log)
+    run = ReportRun(data, out, budget, command, log)
     start = time.perf_counter()
     cache = ResultCache(out / "cache", data)
     section, results = ngram_section(run, cache)
     run.sections.append(section)
-    key = best_ngram(results)
-    r = results[key]
-    best = Scored(r["name"], r.get("valid"), r["test"], "best n-gram on valid")
-    partner = None
-    for step in extra_steps:
-        extra_section, scored = step(run, cache)
-        if extra_section is not None:
-            run.sections.append(extra_section)
-        for s in scored or []:
-            run.scored.append(s)
-            if partner is None and s.valid is not None and s.note.startswith("interpolation partner"):
-                partner = s
-    run.sections.append(comparison_section(run, best, partner))
+    r = results[best_ngram(results)]
+    reference = Scored(r["name"], r["valid"], r["test"])
+    for make in (embeddings_section, transformer_section) if sections is None else sections:
+        extra_section, scored = make(run, cache)
+        run.sections.append(extra_section)
+        run.scored.extend(scored)
+    comparison, best = comparison_section(run, reference)
+    run.sections.append(comparison)
     run.timings["total"] = time.perf_counter() - start
     run.sections.append(conventions_section(run))
+    head = [summary_section(run, best, reference)]
+    if budget.name == "quick":
+        head[0].blocks.insert(0, quick_banner(budget))
+    run.sections[:0] = head
     write_report(run)
     return run

@@ -15,11 +15,9 @@ from typing import Callable
 import numpy as np
 
 from perplex.corpus.datasets import Splits
-from perplex.eval.metrics import Evaluation
+from perplex.eval.metrics import FIGURES, OPTIONAL_FIGURES, Evaluation
 from perplex.fileio import atomic_write
 
-_FIELDS = ["model", "split", "tokens", "oovs", "zero_prob_tokens", "log10_prob", "cross_entropy_bits",
-           "perplexity", "perplexity_excl_oov", "bits_per_char", "prediction_entropy_bits"]
 
 
 def fingerprint(data: Splits) -> str:
@@ -65,7 +63,7 @@ class ResultCache:
 
     @staticmethod
     def _save(path: Path, evaluations: list[Evaluation], extra: dict) -> None:
-        meta = {"records": [{k: getattr(e, k) for k in _FIELDS} | {"extra": e.extra} for e in evaluations],
+        meta = {"records": [e.figures() | {"extra": e.extra} for e in evaluations],
                 "extra": extra}
         arrays = {"meta": np.array(json.dumps(meta, default=float))}
         for i, e in enumerate(evaluations):
@@ -81,7 +79,7 @@ class ResultCache:
             meta = json.loads(str(z["meta"]))
             out = []
             for i, rec in enumerate(meta["records"]):
-                fields = {k: _number(rec[k]) for k in _FIELDS}
+                fields = {k: _number(rec[k]) for k in FIGURES + OPTIONAL_FIGURES if k in rec}
                 out.append(Evaluation(**fields, sentence_log10=z[f"s{i}"], sentence_tokens=z[f"n{i}"],
                                       token_log10=z[f"t{i}"], extra=rec.get("extra", {})))
         return out, meta["extra"]

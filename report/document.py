@@ -23,9 +23,16 @@ class Figure:
 
 
 @dataclass
+class Banner:
+    """A notice the reader must not miss (a quick run's caveat), shown as a box."""
+
+    text: str
+
+
+@dataclass
 class Section:
     title: str
-    blocks: list = field(default_factory=list)  # str (Markdown paragraph), Table, Figure
+    blocks: list = field(default_factory=list)  # str (Markdown paragraph), Table, Figure, Banner
 
     def add(self, *blocks) -> "Section":
         self.blocks.extend(blocks)
@@ -45,12 +52,15 @@ def _md_table(t: Table) -> str:
 def to_markdown(title: str, sections: list[Section], out_dir: Path) -> str:
     parts = [f"# {title}"]
     for s in sections:
-        parts.append(f"## {s.title}")
+        if s.title:
+            parts.append(f"## {s.title}")
         for b in s.blocks:
             if isinstance(b, Table):
                 parts.append(_md_table(b))
             elif isinstance(b, Figure):
                 parts.append(f"![{b.caption}]({Path(b.path).relative_to(out_dir)})\n\n*{b.caption}*")
+            elif isinstance(b, Banner):
+                parts.append("> " + b.text.replace("\n", "\n> "))
             else:
                 parts.append(str(b))
     return "\n\n".join(parts) + "\n"
@@ -61,7 +71,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:11
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left;white-space:nowrap}figure{margin:1em 0}img{max-width:100%}
-figcaption,.caption{color:#555;font-style:italic}code{background:#f4f4f4;padding:0 3px}pre{background:#f4f4f4;padding:.6em;overflow-x:auto}
+figcaption,.caption{color:#555;font-style:italic}.banner{border:2px solid #d08000;background:#fff6e0;padding:.6em 1em;margin:1em 0}code{background:#f4f4f4;padding:0 3px}pre{background:#f4f4f4;padding:.6em;overflow-x:auto}
 """
 
 
@@ -86,7 +96,8 @@ def to_html(title: str, sections: list[Section]) -> str:
     out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
            f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
     for s in sections:
-        out.append(f"<h2>{html.escape(s.title)}</h2>")
+        if s.title:
+            out.append(f"<h2>{html.escape(s.title)}</h2>")
         for b in s.blocks:
             if isinstance(b, Table):
                 if b.caption:
@@ -94,6 +105,8 @@ def to_html(title: str, sections: list[Section]) -> str:
                 head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
                 body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in b.rows)
                 out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            elif isinstance(b, Banner):
+                out.append(f"<div class='banner'>{_inline(b.text)}</div>")
             elif isinstance(b, Figure):
                 data = base64.b64encode(Path(b.path).read_bytes()).decode()
                 out.append(f"<figure><img alt='{html.escape(b.caption)}' src='data:image/png;base64,{data}'>"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from perplex import cli
+from perplex.embeddings.recipe import model_name
 from perplex.embeddings.vectors import to_keyed_vectors
 
 
@@ -53,7 +54,7 @@ def test_embed_trains_writes_vectors_and_prints_records(capsys, tmp_path, corpus
     records = json.loads(stdout)
     assert [r["split"] for r in records] == ["valid", "test"]
     for r in records:
-        assert r["model"] == method and r["zero_prob_tokens"] == 0 and r["temperature"] > 0
+        assert r["model"] == model_name(method) and r["method"] == method and r["zero_prob_tokens"] == 0 and r["temperature"] > 0
         assert set(r) >= {"tokens", "oovs", "log10_prob", "cross_entropy_bits", "perplexity",
                           "perplexity_excl_oov", "bits_per_char"}
         assert r["perplexity"] == pytest.approx(2 ** r["cross_entropy_bits"])
@@ -66,7 +67,7 @@ def test_embed_gensim_backend_and_table(capsys, tmp_path, corpus_file):
     code, stdout, err = run(capsys, "embed", "--backend", "gensim", "--train", corpus_file, "--test", corpus_file,
                             "--dim", 8, "--epochs", 1, "--out", out)
     assert code == 0, err
-    assert "sgns (gensim)" in stdout and "temperature 1" in stdout and out.exists()
+    assert "SGNS next-word model (gensim)" in stdout and "temperature 1" in stdout and out.exists()
 
 
 def test_embed_train_file_alone(capsys, tmp_path, corpus_file):
@@ -177,18 +178,18 @@ def test_cuda_requested_without_a_device(capsys, corpus_file):
 
 
 def test_glove_compiles_its_update_unless_told_not_to():
-    from perplex.embeddings.cli import build_trainer
+    from perplex.embeddings.cli import build_config
 
     parser = cli.build_parser()
-    assert build_trainer(parser.parse_args(["embed", "--method", "glove"])).config.compile is True
-    assert build_trainer(parser.parse_args(["embed", "--method", "glove", "--no-compile"])).config.compile is False
+    assert build_config(parser.parse_args(["embed", "--method", "glove"])).compile is True
+    assert build_config(parser.parse_args(["embed", "--method", "glove", "--no-compile"])).compile is False
 
 
 def test_command_line_defaults_are_the_configs_defaults():
     # the options read their defaults from SGNSConfig and GloVeConfig, so the two cannot drift apart
-    from perplex.embeddings.cli import build_trainer
+    from perplex.embeddings.cli import build_config
     from perplex.embeddings.config import GloVeConfig, SGNSConfig
 
     parser = cli.build_parser()
-    assert build_trainer(parser.parse_args(["embed", "--device", "cpu"])).config == SGNSConfig()
-    assert build_trainer(parser.parse_args(["embed", "--method", "glove", "--device", "cpu"])).config == GloVeConfig()
+    assert build_config(parser.parse_args(["embed", "--device", "cpu"])) == SGNSConfig()
+    assert build_config(parser.parse_args(["embed", "--method", "glove", "--device", "cpu"])) == GloVeConfig()

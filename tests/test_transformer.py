@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from perplex import cli
 from perplex.attention.checkpoint import is_checkpoint, last_path, load_checkpoint, save_checkpoint
-from perplex.attention.device import amp_dtype, autocast, resolve_device
+from perplex.attention.device import amp_dtype, autocast
+from perplex.device import resolve_device
 from perplex.attention.generate import generate_from_checkpoint, generate_ids, ids_to_text
 from perplex.attention.heatmap import attention_maps, draw_heatmaps
 from perplex.attention.model import TransformerConfig, TransformerLM
@@ -228,8 +229,27 @@ def test_time_budget_and_best_checkpoint(toy, tmp_path):
     assert trainer.best_valid == pytest.approx(best)
     # The model ends with the best weights, and PATH holds them.
     saved, _, _ = load_checkpoint(ckpt, vocab=vocab)
-    assert evaluate(TransformerScorer(saved, vocab, stride=16), valid).perplexity == pytest.approx(best, rel=1e-9)
+    # the curve scores with the final scores' window (stride context // 2), so the two figures agree
+    assert evaluate(TransformerScorer(saved, vocab), valid).perplexity == pytest.approx(best, rel=1e-9)
     assert last_path(ckpt).exists()
+
+
+def test_step_budget_gives_the_same_run_and_a_five_point_curve(toy):
+    vocab, train, valid, _ = toy
+
+    def run():
+        config = TrainConfig(batch_size=4, steps=12, warmup=0.1, seed=3)
+        return Trainer(_model(vocab, seed=3, dropout=0.1), vocab, config, CPU).fit(train, valid)
+
+    first, second = run(), run()
+    assert first.step == 12 and first.epoch == 0  # the steps ended the run, not an epoch
+    # a fifth of the budget between evaluations: steps 2, 4, 6, 8, 10, then the end
+    assert [r["step"] for r in first.history] == [2, 4, 6, 8, 10, 12]
+    assert [r["valid_perplexity"] for r in first.history] == [r["valid_perplexity"] for r in second.history]
+    assert all(r["eval_stride"] == first.model.config.context // 2 for r in first.history)
+    assert TrainConfig(steps=100, eval_every_steps=7).eval_interval_steps() == 7
+    with pytest.raises(PerplexError, match="--steps"):
+        TrainConfig(steps=0)
 
 
 def test_checkpoint_round_trip_and_errors(toy, tmp_path):
@@ -330,9 +350,11 @@ def test_init_embeddings_from_gensim_vectors(toy, tmp_path):
     kv = KeyedVectors(vector_size=16)
     words = vocab.tokens[2:8]
     kv.add_vectors(words, np.random.default_rng(0).normal(size=(len(words), 16)).astype(np.float32))
-    for binary in (False, True):
-        path = tmp_path / f"v{int(binary)}.w2v"
-        kv.save_word2vec_format(str(path), binary=binary)
+    glove = tmp_path / "glove.txt"  # GloVe's own text format: no "COUNT DIM" header line
+    glove.write_text("".join(w + " " + " ".join(map(str, v)) + "\n" for w, v in zip(words, kv.vectors)))
+    for path in (glove, tmp_path / "v0.w2v", tmp_path / "v1.w2v"):
+        if path.suffix == ".w2v":
+            kv.save_word2vec_format(str(path), binary=path.stem == "v1")
         vectors, found = embedding_matrix(path, vocab, 16)
         assert found.tolist() == [False, False] + [True] * 6 + [False] * (len(vocab) - 8)
         assert np.allclose(vectors[2:8].numpy(), kv.vectors, atol=1e-6)
@@ -449,10 +471,10 @@ def test_device_choice_and_mixed_precision_setup():
 
 
 def test_command_line_defaults_are_the_configs_defaults():
-    from perplex.attention.cli import _configs
+    from perplex.attention.cli import build_configs
     from perplex.attention.config import TrainConfig, TransformerConfig
 
     args = cli.build_parser().parse_args(["transformer"])
-    model, train = _configs(args, 10_000)
+    model, train = build_configs(args, 10_000)
     assert model == TransformerConfig(vocab_size=10_000)
     assert train == TrainConfig()

@@ -1,0 +1,110 @@
+"""The word-embeddings section: ours and gensim's skip-gram and GloVe, their vectors
+queried and evaluated, and each method's next-word model scored like every other model.
+
+Every trainer runs with one worker, so the same command gives the same vectors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perplex.report.cache import ResultCache
+from perplex.report.document import Figure, Section, Table
+from perplex.report.ngram_section import fmt
+
+EXAMPLE_QUERIES = [("king", "man", "woman"), ("stocks", "stock", "bond"), ("japan", "tokyo", "paris")]
+EXAMPLE_WORDS = ["market", "president", "company", "billion"]
+# (method, backend, label in the vectors table)
+METHODS = [("sgns", "torch", "SGNS (ours)"), ("sgns", "gensim", "SGNS (gensim, reference)"), ("glove", "torch", "GloVe (ours)")]
+
+
+def train_vectors(run, cache: ResultCache, method: str, backend: str, epochs: int, dim: int = 100,
+                  score: bool = True, purpose: str = "") -> tuple[list, dict, Path]:
+    """(evaluations of its next-word model, extra, vectors path) for one method, trained by
+    :func:`perplex.embeddings.recipe.train_embeddings` or read back from the cache."""
+    from perplex.embeddings.recipe import default_config, model_name, train_embeddings
+    from perplex.embeddings.vectors import save_vectors
+
+    config = default_config(method, backend, epochs=epochs, dim=dim, workers=1)  # one worker: reproducible
+    name = model_name(method, backend) if score else f"{model_name(method, backend).split()[0]} vectors, {dim}-d"
+    name += f" ({purpose})" if purpose else ""
+    # every training setting goes into the key, so a changed default never reuses an old result
+    settings = {"method": method, "backend": backend, "config": config.to_dict(), "score": score}
+    vectors_path = cache.path(f"vectors-{method}-{backend}", settings).with_suffix(".bin")
+
+    def compute():
+        trained = train_embeddings(run.data, method, backend, config, score=score)
+        save_vectors(trained.trainer.keyed_vectors(), vectors_path)
+        return trained.evaluations, {"seconds": trained.trainer.seconds_, "temperature": trained.temperature,
+                                     "name": name}
+
+    evals, extra, cached = cache.get_or_compute(f"embed-{method}-{backend}", settings, compute)
+    if not vectors_path.exists():  # a cache entry without its vectors: train again
+        cache.path(f"embed-{method}-{backend}", settings).unlink(missing_ok=True)
+        evals, extra, cached = cache.get_or_compute(f"embed-{method}-{backend}", settings, compute)
+    done = f"test perplexity {evals[-1].perplexity:.2f}" if evals else f"trained in {extra['seconds']:.1f} s"
+    run.log(f"  {name}: {done}" + (" (cached)" if cached else ""))
+    return evals, extra, vectors_path
+
+
+def _examples(kv) -> list[list[str]]:
+    """The example queries' answers (an out-of-vocabulary word shows its message, as the CLI does)."""
+    from perplex.embeddings.queries import analogy, most_similar
+    from perplex.errors import PerplexError
+
+    rows = []
+    for a, b, c in EXAMPLE_QUERIES:
+        try:
+            answer = ", ".join(w for w, _ in analogy(kv, a, b, c, topn=3))
+        except PerplexError as exc:
+            answer = f"({exc})"
+        rows.append([f"{a} − {b} + {c}", answer])
+    for w in EXAMPLE_WORDS:
+        try:
+            answer = ", ".join(x for x, _ in most_similar(kv, w, topn=5))
+        except PerplexError as exc:
+            answer = f"({exc})"
+        rows.append([f"neighbours of {w}", answer])
+    return rows
+
+
+def embeddings_section(run, cache: ResultCache):
+    from perplex.embeddings.evaluation import evaluate_all
+    from perplex.embeddings.plot import plot_words
+    from perplex.embeddings.vectors import load_vectors
+    from perplex.report.build import Scored
+
+    section = Section("Word embeddings")
+    scored, rows, vectors = [], [], {}
+    tuned_on = run.data.describe_valid()
+    with run.step("word embeddings"):
+        for method, backend, label in METHODS:
+            epochs = run.budget.glove_epochs if method == "glove" else run.budget.sgns_epochs
+            evals, extra, path = train_vectors(run, cache, method, backend, epochs)
+            kv = load_vectors(path)
+            vectors[label] = kv
+            s = evaluate_all(kv)
+            by_split = {e.split: e for e in evals}
+            rows.append([label, str(epochs), f"{s.analogies.accuracy:.2%}", f"{s.analogies.covered:,}",
+                         f"{s.ws353.spearman:.3f}", f"{s.simlex.spearman:.3f}",
+                         fmt(by_split["test"].perplexity, 2) if "test" in by_split else "-",
+                         f"{extra['temperature']:.4g}", f"{extra['seconds']:.0f}"])
+            if "test" in by_split:
+                scored.append(Scored(extra["name"], by_split.get("valid"), by_split["test"],
+                                     f"P(w | previous word); temperature {extra['temperature']:.4g} fitted on {tuned_on}"))
+    section.add(
+        "Skip-gram with negative sampling (dim 100, window 5, 5 negatives, sample 1e-3) and GloVe (dim 100, "
+        "window 10, x_max 100, α 0.75, W + W̃), trained on the same training ids with one worker each (so the "
+        "same command gives the same vectors); gensim's skip-gram with the same settings is the reference. "
+        "Analogies: Google's questions-words (3CosAdd) over the covered questions; similarity: Spearman "
+        "correlation on WordSim353 and SimLex-999 (gensim's copies). Each method also defines a next-word model "
+        "P(w | previous word) from its trained parameters, scored on the same test tokens as the n-grams, with "
+        f"one temperature fitted on {tuned_on}.",
+        Table(["vectors", "epochs", "analogy acc.", "covered", "WS353 ρ", "SimLex ρ", "test PPL", "temperature",
+               "train (s)"], rows),
+        Table(["query (SGNS, ours)", "answer"], _examples(vectors["SGNS (ours)"]), "Example queries"),
+    )
+    png = run.figure_path("embeddings_pca.png")
+    plot_words(vectors["SGNS (ours)"], png, top=60, title="SGNS vectors: PCA of the 60 most frequent words")
+    section.add(Figure(png, "2-D PCA map of the 60 most frequent words (SGNS, ours)"))
+    return section, scored
