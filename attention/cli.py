@@ -24,7 +24,7 @@ Train a small GPT-style Transformer on the token stream and score it with the sh
 examples:
   perplex transformer                         10 minutes of training on PTB (the default configuration)
   perplex transformer --minutes 30 --json     a longer run, JSON records
-  perplex transformer --steps 1200 --seed 1   a step budget: the same numbers on any machine
+  perplex transformer --steps 1150 --seed 1   a step budget (about 10 idle minutes): the same numbers on any machine
   perplex transformer --resume                continue an interrupted run (runs/transformer.pt.last)
   perplex transformer --eval-only --stride 32 score the saved model with more context per token
   perplex transformer --init-embeddings sgns.vec   start from word vectors (word2vec format)

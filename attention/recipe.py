@@ -86,12 +86,20 @@ def build_trainer(data: Splits, model_config: TransformerConfig, train_config: T
 
 
 def score_transformer(model, data: Splits, *, context: int | None = None, stride: int | None = None,
-                      prediction_entropy: bool = False) -> TransformerRun:
-    """Score ``model`` on every evaluation split of ``data`` with a sliding window."""
+                      prediction_entropy: bool = False, known: dict[str, Evaluation] | None = None) -> TransformerRun:
+    """Score ``model`` on every evaluation split of ``data`` with a sliding window (``known``:
+    evaluations already made with that window, used as they are)."""
     from perplex.attention.scoring import TransformerScorer
 
     scorer = TransformerScorer(model, data.vocab, context=context, stride=stride, name="Transformer")
-    evaluations = [evaluate(scorer, data.corpora[s], s, prediction_entropy=prediction_entropy) for s in data.eval_names()]
+    if prediction_entropy:
+        known = {}
+    known = {s: e for s, e in (known or {}).items() if e.extra.get("stride") == scorer.stride}
+    evaluations = []
+    for split in data.eval_names():
+        e = known.get(split) or evaluate(scorer, data.corpora[split], split, prediction_entropy=prediction_entropy)
+        e.model = scorer.name
+        evaluations.append(e)
     return TransformerRun(model, scorer, evaluations)
 
 
@@ -116,6 +124,8 @@ def train_transformer(data: Splits, model_config: TransformerConfig, train_confi
     trainer, covered = build_trainer(data, model_config, train_config, device, checkpoint=checkpoint, log=log,
                                      init_embeddings=init_embeddings, resume=resume, progress=progress)
     trainer.fit(data.train, data.corpora.get("valid"))
-    run = score_transformer(trainer.model, data, stride=stride, prediction_entropy=prediction_entropy)
+    # the curve scored valid with the same window: its best point is the kept model's valid figure
+    known = {"valid": trainer.best_valid_evaluation} if trainer.best_valid_evaluation is not None else {}
+    run = score_transformer(trainer.model, data, stride=stride, prediction_entropy=prediction_entropy, known=known)
     run.trainer, run.initialized_words = trainer, covered
     return run

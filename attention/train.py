@@ -142,6 +142,8 @@ class Trainer:
         self.best_valid = math.inf
         self.history: list[dict] = []
         self.best_state: dict | None = None
+        # valid scored with the final window at the best point: the final valid figure, not computed twice
+        self.best_valid_evaluation = None
         self._loss_sum, self._loss_count = 0.0, 0
 
     # ----------------------------------------------------------------- budget
@@ -219,11 +221,14 @@ class Trainer:
         }
         self._loss_sum, self._loss_count = 0.0, 0
         splits = ({"valid": valid} if valid is not None else {}) | dict(track)
-        for name, corpus in splits.items():
-            record[f"{name}_perplexity"] = evaluate(scorer, corpus, name).perplexity
+        scores = {name: evaluate(scorer, corpus, name) for name, corpus in splits.items()}
+        for e in scores.values():
+            e.extra["stride"] = scorer.stride
+        record.update((f"{name}_perplexity", e.perplexity) for name, e in scores.items())
         improved = valid is None or record["valid_perplexity"] < self.best_valid
         if valid is not None and improved:
             self.best_valid = record["valid_perplexity"]
+            self.best_valid_evaluation = scores["valid"]
         if improved:
             self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
             if self.checkpoint is not None:

@@ -23,18 +23,19 @@ DESCRIPTION = """\
 Classical statistical language modeling on real text (default: the Penn Treebank).
 
 examples:
-  perplex ngram --smoothing kn --order 5        modified Kneser-Ney 5-gram on PTB
+  perplex ngram --smoothing kn --order 5          modified Kneser-Ney 5-gram on PTB
   perplex ngram --smoothing laplace --order 2 --json
   perplex ngram --train my.txt --split 80/10/10 --arpa my.arpa
-  perplex score --arpa my.arpa --test other.txt  score an ARPA file (ours, KenLM's, SRILM's)
-  perplex generate --arpa my.arpa -n 5 --seed 1  sample sentences
-  perplex embed --method sgns --out vectors.bin word vectors (skip-gram or GloVe)
-  perplex analogy king man woman                king - man + woman = ?
-  perplex transformer --minutes 10              a small Transformer LM on PTB
-  perplex attention "the stock market fell"     heatmaps of its attention heads
-  perplex report --quick                        every model on one page (report.md, report.html)
+  perplex score --arpa my.arpa --test other.txt   score an ARPA file (ours, KenLM's, SRILM's)
+  perplex generate --arpa my.arpa -n 5 --seed 1   sample sentences
+  perplex embed --method sgns --out vectors.bin   word vectors (skip-gram or GloVe)
+  perplex analogy king man woman                  king - man + woman = ?
+  perplex transformer --minutes 10                a small Transformer LM on PTB
+  perplex attention "the stock market fell"       heatmaps of its attention heads
+  perplex report --quick                          every model on one page (report.md, report.html)
 
-run 'perplex COMMAND --help' for the options of a command.
+run 'perplex COMMAND --help' for the options of a command; how tokens, OOVs and
+perplexity are counted: docs/conventions.md in the perplex repository.
 """
 
 

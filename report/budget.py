@@ -45,13 +45,16 @@ class Budget:
                 f"GloVe {self.glove_epochs}; each Transformer run {self.transformer()}")
 
 
-# 1,150 steps are about 10 minutes of the default Transformer on 2 idle cores (7,800 tokens/s on PTB).
+# 1,150 steps of the default Transformer: about 10 minutes at 7,800 tokens/s (2 idle cores of an
+# earlier session's machine), 19 at the 4,100 tokens/s measured on 2026-11-30.
 FULL = Budget("full", (1, 2, 3, 4, 5), sgns_epochs=15, glove_epochs=25, transformer_steps=1150)
 QUICK = Budget("quick", (1, 2, 3), sgns_epochs=1, glove_epochs=5, transformer_steps=115)
 
-# What a full run gave on the Penn Treebank (README), for the quick run's banner.
-FULL_RUN_ON_PTB = ("on the Penn Treebank the full run's Transformer reaches a test perplexity of about 110 "
-                   "(0.78× the 5-gram's 141.2), and skip-gram's next-word model about 455")
+# What full-length runs gave on the Penn Treebank (docs/transformer.md, docs/embeddings.md), for the
+# quick run's banner.
+FULL_RUN_ON_PTB = ("on the Penn Treebank, full-length runs reached a test perplexity of 110.5 for this Transformer "
+                   "(10 minutes, about 1,140 steps; the 5-gram: 141.2) and 454.5 for skip-gram's next-word model "
+                   "(15 epochs)")
 
 
 def choose(quick: bool, transformer_steps: int | None = None, transformer_minutes: float | None = None) -> Budget:

@@ -68,9 +68,9 @@ def quick_banner(budget: Budget) -> Banner:
            f"GloVe {budget.glove_epochs} (full: {FULL.glove_epochs})",
            f"each Transformer run {budget.transformer()} (full: {FULL.transformer()})"]
     return Banner(
-        "**Quick run (--quick): budgets cut to fit a few minutes.** " + "; ".join(cut) + ". The n-gram figures are "
-        "exact, but the embeddings and the Transformer are far from trained: their figures here are not what the "
-        f"toolkit gives. Without --quick, {FULL_RUN_ON_PTB}.")
+        "**Quick run (--quick): training budgets cut short.** " + "; ".join(cut) + ". The n-gram figures are "
+        "exact, but the embeddings and the Transformer are far from trained, so their figures here are not what "
+        f"the toolkit gives. Without --quick, {FULL_RUN_ON_PTB}.")
 
 
 def _oov_rates(data: Splits) -> str:

@@ -26,8 +26,8 @@ valid split, or without one, the last 10% of the training sentences, held out
 a second run is fast.
 
 examples:
-  perplex report --quick                 # about 5 minutes on 2 cores; the page says what was cut
-  perplex report --out docs/example      # the full run on the Penn Treebank (about 45 minutes)
+  perplex report --quick                 # about 12 minutes on 2 cores; the page says what was cut
+  perplex report --out docs/example      # the full run on the Penn Treebank (an hour or more on 2 cores)
   perplex report --train my.txt --split 80/10/10 --out my-report
 """
 
@@ -38,7 +38,7 @@ def register(sub) -> None:
     p.add_argument("--out", default="perplex-report", metavar="DIR",
                    help="folder for report.md, report.html, figures and cache (default %(default)s)")
     p.add_argument("--quick", action="store_true",
-                   help="n-gram orders 1-3 and short training budgets (a few minutes); the page says what was cut")
+                   help="n-gram orders 1-3 and short training budgets; the page says what was cut")
     p.add_argument("--transformer-steps", type=positive_int, default=None, metavar="N",
                    help="optimizer steps of each Transformer run (default: 115 with --quick, else 1150)")
     p.add_argument("--transformer-minutes", type=positive_float, default=None, metavar="M",

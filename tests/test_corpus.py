@@ -101,6 +101,23 @@ def test_train_without_test_is_an_actionable_error(tmp_path):
         load_splits(f)
 
 
+def test_validation_data_held_out_of_train_when_none_is_given(tmp_path):
+    train, test = tmp_path / "train.txt", tmp_path / "test.txt"
+    train.write_text("\n".join(f"w{i} common" for i in range(20)) + "\n")
+    test.write_text("common w0\n")
+    data = load_splits(train, test=test, hold_out_valid=0.1)
+    assert list(data.corpora) == ["train", "valid", "test"] and data.valid_held_out == 0.1
+    assert data.sentences["valid"] == [["w18", "common"], ["w19", "common"]]  # the last 10%, contiguous
+    assert data.train.n_sentences == 18 and "w19" not in data.vocab  # the vocabulary is train's alone
+    assert data.describe_valid() == "valid (the last 10% of the training sentences, held out)"
+    given = load_splits(train, valid=test, test=test, hold_out_valid=0.1)  # a valid split: nothing held out
+    assert given.valid_held_out is None and given.train.n_sentences == 20 and given.describe_valid() == "valid"
+    one = tmp_path / "one.txt"
+    one.write_text("a b\n")
+    with pytest.raises(PerplexError, match="too few to hold some out"):
+        load_splits(one, test=test, hold_out_valid=0.1)
+
+
 def test_atomic_write_leaves_usual_permissions_and_no_temp_on_failure(tmp_path):
     import os
 

@@ -183,3 +183,27 @@ def test_training_on_empty_sentences_only(smoothing):
     assert lp.shape == (3,)
     if smoothing != "mle":
         assert np.allclose(model.distributions(model.corpus_states(encode([["x"]], vocab))).sum(axis=1), 1.0)
+
+
+def test_recipe_tunes_add_k_on_valid_and_evaluates_every_split():
+    from perplex.corpus import Splits
+    from perplex.eval import evaluate
+    from perplex.errors import PerplexError
+    from perplex.lm.recipe import NgramConfig, train_ngram
+
+    sents = [["a", "b", "c"], ["a", "c"], ["b", "c", "a"]] * 5
+    vocab = Vocabulary.build(sents)
+    valid, test = encode([["a", "b"], ["c", "b", "a"]], vocab), encode([["b", "a", "c"]], vocab)
+    data = Splits(vocab, {"train": encode(sents, vocab), "valid": valid, "test": test}, "toy")
+    grid = (0.01, 0.1, 1.0)
+    run = train_ngram(data, NgramConfig("addk", 2, alpha_grid=grid))
+    by_hand = {k: evaluate(train(data.train, "addk", 2, alpha=k), valid).perplexity for k in grid}
+    assert run.alpha_scores == pytest.approx(by_hand)
+    assert run.model.alpha == min(by_hand, key=by_hand.get)
+    assert [e.split for e in run.evaluations] == ["valid", "test"]
+    assert run.evaluations[1].perplexity == evaluate(train(data.train, "addk", 2, alpha=run.model.alpha), test).perplexity
+    del data.corpora["valid"]
+    with pytest.raises(PerplexError, match="needs valid data"):
+        train_ngram(data, NgramConfig("addk", 2, alpha_grid=grid))
+    with pytest.raises(PerplexError, match="tunes add-k only"):
+        NgramConfig("kn", 2, alpha_grid=grid)

@@ -248,6 +248,15 @@ def test_step_budget_gives_the_same_run_and_a_five_point_curve(toy):
     assert [r["valid_perplexity"] for r in first.history] == [r["valid_perplexity"] for r in second.history]
     assert all(r["eval_stride"] == first.model.config.context // 2 for r in first.history)
     assert TrainConfig(steps=100, eval_every_steps=7).eval_interval_steps() == 7
+    # the recipe reuses the curve's best valid score as the final one: it is the kept model's
+    from perplex.attention.recipe import train_transformer
+    from perplex.corpus import Splits
+
+    data = Splits(vocab, {"train": train, "valid": valid}, "toy")
+    run = train_transformer(data, first.model.config, TrainConfig(batch_size=4, steps=12, seed=3), device="cpu")
+    fresh = evaluate(TransformerScorer(run.model, vocab), valid, "valid")
+    assert run.evaluations[0].perplexity == pytest.approx(fresh.perplexity, rel=1e-12)
+    assert run.evaluations[0] is run.trainer.best_valid_evaluation
     with pytest.raises(PerplexError, match="--steps"):
         TrainConfig(steps=0)
 
