@@ -4,6 +4,7 @@ one-line error parser and the printing of results (table or ``--json``)."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Sequence
 
@@ -56,13 +57,21 @@ def positive_int(text: str) -> int:
     return value
 
 
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite number >= 0."""
+def finite_float(text: str) -> float:
+    """An argparse type: any finite number (nan and inf are refused)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    value = finite_float(text)
+    if value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
 
@@ -127,5 +136,5 @@ def progress_enabled() -> bool:
 
 
 __all__ = ["Parser", "Formatter", "add_data_options", "load_data", "print_results", "positive_int",
-           "positive_float", "non_negative_float",
+           "positive_float", "non_negative_float", "finite_float",
            "parse_split", "progress_enabled", "PerplexError"]

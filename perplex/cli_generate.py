@@ -6,7 +6,7 @@ rather than in either family (which must not import each other).
 
 from __future__ import annotations
 
-from perplex.cli_common import Formatter, positive_int
+from perplex.cli_common import Formatter, finite_float, positive_int
 from perplex.device import DEVICES
 from perplex.errors import PerplexError
 
@@ -21,20 +21,6 @@ examples:
   perplex generate --arpa ptb3.arpa -n 5 --seed 1
   perplex generate --model runs/transformer.pt --prompt "the stock market" --max-len 40
 """
-
-
-def finite_float(text: str) -> float:
-    """An argparse type: any finite number (nan and inf are refused)."""
-    import argparse
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
 
 
 def register(sub) -> None:

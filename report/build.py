@@ -85,7 +85,7 @@ def summary_section(run: ReportRun, best: tuple[str, Evaluation, str], best_ngra
         ["date", run.started.strftime("%Y-%m-%d %H:%M UTC")],
         ["command", run.command or "(library call)"],
         ["data", f"{data.source}; tokens: {counts}"],
-        ["vocabulary", f"{len(data.vocab):,} words from train (`</s>` and `<unk>` included); OOV rate: "
+        ["vocabulary", f"{len(data.vocab):,} words from train (</s> and <unk> included); OOV rate: "
                        f"{_oov_rates(data)}"],
         ["tuning data", f"every tuned choice (orders, add-k's k, temperatures, the Transformer's kept "
                         f"checkpoint, the interpolation weight) was made on {data.describe_valid()}"],
@@ -186,7 +186,10 @@ def build_report(data: Splits, out: Path, budget: Budget = FULL, command: str = 
         if split not in data.corpora:
             raise PerplexError(f"the report needs {split} data; give --{split} FILE or --split 80/10/10")
     out = Path(out)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, a read-only place
+        raise PerplexError(f"cannot write the report into {out}: {exc.strerror}; give --out a folder") from None
     run = ReportRun(data, out, budget, command, log)
     start = time.perf_counter()
     cache = ResultCache(out / "cache", data)

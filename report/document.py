@@ -70,7 +70,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f0f0f0}td:first-child,th:first-child{text-align:left;white-space:nowrap}figure{margin:1em 0}img{max-width:100%}
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left;white-space:nowrap}table.facts td{text-align:left}figure{margin:1em 0}img{max-width:100%}
 figcaption,.caption{color:#555;font-style:italic}.banner{border:2px solid #d08000;background:#fff6e0;padding:.6em 1em;margin:1em 0}code{background:#f4f4f4;padding:0 3px}pre{background:#f4f4f4;padding:.6em;overflow-x:auto}
 """
 
@@ -104,7 +104,10 @@ def to_html(title: str, sections: list[Section]) -> str:
                     out.append(f"<p class='caption'>{html.escape(b.caption)}</p>")
                 head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
                 body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in b.rows)
-                out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+                if any(b.header):
+                    out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+                else:  # a table of facts (the summary): no header row, text left-aligned
+                    out.append(f"<table class='facts'><tbody>{body}</tbody></table>")
             elif isinstance(b, Banner):
                 out.append(f"<div class='banner'>{_inline(b.text)}</div>")
             elif isinstance(b, Figure):

@@ -1,5 +1,7 @@
 """``generate`` serves both families: n-gram files and Transformer checkpoints."""
 
+import pytest
+
 from perplex import cli
 from perplex.corpus import Vocabulary, encode
 from perplex.lm import save_model, train
@@ -45,3 +47,15 @@ def test_generate_with_a_saved_ngram_model_is_not_mistaken_for_a_checkpoint(tmp_
     code, out, err = run(capsys, "generate", "--model", path, "-n", "2", "--seed", "1")
     assert code == 0, err
     assert len(out.splitlines()) == 2
+
+
+def test_generate_refuses_a_non_finite_temperature_and_a_negative_ngram_seed(tmp_path, capsys):
+    vocab = Vocabulary.build(SENTS)
+    path = tmp_path / "m.npz"
+    save_model(train(encode(SENTS, vocab), "laplace", 2), path)
+    for bad in ("nan", "inf"):
+        with pytest.raises(SystemExit) as usage:  # argparse: a usage error, status 2
+            cli.main(["generate", "--model", str(path), "--temperature", bad])
+        assert usage.value.code == 2 and "--temperature: must be a finite number" in capsys.readouterr().err
+    code, _, err = run(capsys, "generate", "--model", path, "--seed", "-1")
+    assert code == 1 and err.startswith("perplex: error: --seed must be a whole number >= 0")
