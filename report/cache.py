@@ -48,11 +48,15 @@ class ResultCache:
         blob = json.dumps({"data": self.data_key, "step": step, "settings": settings}, sort_keys=True)
         return self.folder / f"{step}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.npz"
 
-    def get_or_compute(self, step: str, settings: dict,
-                       compute: Callable[[], tuple[list[Evaluation], dict]]) -> tuple[list[Evaluation], dict, bool]:
-        """(evaluations, extra, was_cached) for this step and settings."""
+    def get_or_compute(self, step: str, settings: dict, compute: Callable[[], tuple[list[Evaluation], dict]],
+                       artifact: Path | None = None) -> tuple[list[Evaluation], dict, bool]:
+        """(evaluations, extra, was_cached) for this step and settings.
+
+        ``artifact`` is a file ``compute`` writes beside its results (vectors, a checkpoint):
+        an entry whose artifact is gone is computed again.
+        """
         path = self.path(step, settings)
-        if path.exists():
+        if path.exists() and (artifact is None or Path(artifact).exists()):
             try:
                 return (*self._load(path), True)
             except (OSError, ValueError, KeyError):

@@ -38,10 +38,7 @@ def train_vectors(run, cache: ResultCache, method: str, backend: str, epochs: in
         return trained.evaluations, {"seconds": trained.trainer.seconds_, "temperature": trained.temperature,
                                      "name": name}
 
-    evals, extra, cached = cache.get_or_compute(f"embed-{method}-{backend}", settings, compute)
-    if not vectors_path.exists():  # a cache entry without its vectors: train again
-        cache.path(f"embed-{method}-{backend}", settings).unlink(missing_ok=True)
-        evals, extra, cached = cache.get_or_compute(f"embed-{method}-{backend}", settings, compute)
+    evals, extra, cached = cache.get_or_compute(f"embed-{method}-{backend}", settings, compute, artifact=vectors_path)
     done = f"test perplexity {evals[-1].perplexity:.2f}" if evals else f"trained in {extra['seconds']:.1f} s"
     run.log(f"  {name}: {done}" + (" (cached)" if cached else ""))
     return evals, extra, vectors_path

@@ -45,10 +45,7 @@ def train_one(run, cache: ResultCache, name: str, init) -> tuple[dict, dict, obj
             "curve": [(r["step"], r["minutes"], r["valid_perplexity"]) for r in history if "valid_perplexity" in r]}
         return trained.evaluations, extra
 
-    evals, extra, cached = cache.get_or_compute("transformer", settings, compute)
-    if not checkpoint.exists():  # a cache entry without its checkpoint: train again
-        cache.path("transformer", settings).unlink(missing_ok=True)
-        evals, extra, cached = cache.get_or_compute("transformer", settings, compute)
+    evals, extra, cached = cache.get_or_compute("transformer", settings, compute, artifact=checkpoint)
     by_split = {e.split: e for e in evals}
     run.log(f"  {name}: test perplexity {by_split['test'].perplexity:.2f}" + (" (cached)" if cached else ""))
     return by_split, extra, checkpoint

@@ -175,6 +175,28 @@ def test_without_validation_data_tuned_choices_say_what_tuned_them(corpus, ptb):
         in _table_row(md, "data")[1]
 
 
+def test_a_cache_entry_whose_artifact_is_gone_is_computed_again(tmp_path):
+    from perplex.corpus import Splits, Vocabulary, encode
+    from perplex.eval import UniformModel, evaluate
+    from perplex.report.cache import ResultCache
+
+    vocab = Vocabulary.build([["a", "b"]])
+    data = Splits(vocab, {"train": encode([["a", "b"]], vocab)}, "toy")
+    cache, artifact, calls = ResultCache(tmp_path / "cache", data), tmp_path / "model.bin", []
+
+    def compute():
+        calls.append(1)
+        artifact.write_bytes(b"weights")
+        return [evaluate(UniformModel(vocab), data.train, "train")], {"n": len(calls)}
+
+    first = cache.get_or_compute("step", {"k": 1}, compute, artifact=artifact)
+    again = cache.get_or_compute("step", {"k": 1}, compute, artifact=artifact)
+    assert (first[2], again[2], len(calls)) == (False, True, 1)
+    assert again[0][0].perplexity == first[0][0].perplexity == pytest.approx(4.0)  # uniform: a, b, </s>, <unk>
+    artifact.unlink()
+    assert cache.get_or_compute("step", {"k": 1}, compute, artifact=artifact)[1:] == ({"n": 2}, False)
+
+
 def test_interpolation_is_no_worse_than_its_parts_on_valid(small_report):
     folder, _ = small_report
     md = (folder / "out" / "report.md").read_text()
