@@ -18,8 +18,8 @@ TRAINERS = {
     ("sgns", "gensim"): (SGNSConfig, "perplex.embeddings.gensim_backend:GensimSGNS", "SGNS next-word model (gensim)"),
     ("glove", "torch"): (GloVeConfig, "perplex.embeddings.glove:GloVe", "GloVe next-word model"),
 }
-METHODS = ("sgns", "glove")
-BACKENDS = ("torch", "gensim")
+METHODS = tuple(dict.fromkeys(method for method, _ in TRAINERS))  # ("sgns", "glove")
+BACKENDS = tuple(dict.fromkeys(backend for _, backend in TRAINERS))  # ("torch", "gensim")
 
 
 def _entry(method: str, backend: str):

@@ -22,11 +22,11 @@ from perplex.lm.arpa import read_arpa, write_arpa
 from perplex.lm.backoff import BackoffModel
 from perplex.lm.base import NgramModel
 from perplex.lm.kneser_ney import DiscountWarning, estimate_kneser_ney
+from perplex.lm.recipe import NgramConfig
 from perplex.lm.sampling import sample_sentences
-from perplex.lm.smoothing import SMOOTHINGS, Smoothing, estimate, resolve
+from perplex.lm.smoothing import SMOOTHINGS, Smoothing, estimate
 from perplex.lm.storage import load_model, save_model
 from perplex.lm.trie import NgramTrie
-from perplex.errors import PerplexError
 
 
 def train(corpus: EncodedCorpus, smoothing: str = "kn", order: int = 3, alpha: float | None = None,
@@ -44,9 +44,7 @@ def train(corpus: EncodedCorpus, smoothing: str = "kn", order: int = 3, alpha: f
     progress : tqdm bar, optional
         Advanced once per order counted.
     """
-    resolve(smoothing, alpha)  # bad options fail before any counting
-    if not isinstance(order, int) or order < 1:
-        raise PerplexError(f"the order must be a whole number >= 1, got {order!r}")
+    NgramConfig(smoothing, order, alpha)  # bad options fail before any counting
     return estimate(corpus, NgramTrie.count(corpus, order, progress), smoothing, alpha)
 
 
