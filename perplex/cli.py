@@ -15,6 +15,7 @@ import warnings
 
 from perplex.cli_common import Formatter, Parser, warn_one_line
 from perplex.errors import PerplexError
+from perplex.signals import Terminated, sigterm_as_interrupt
 
 # Modules that define register(subparsers); heavy imports stay inside their commands.
 COMMAND_MODULES = ["perplex.lm.cli", "perplex.cli_generate", "perplex.embeddings.cli", "perplex.attention.cli", "perplex.report.cli"]
@@ -54,10 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # the exact command, for what a command writes about itself (the report's summary)
     warnings.showwarning = warn_one_line
     try:
-        return args.run(args) or 0
+        with sigterm_as_interrupt():  # temporary files go and training saves its state on kill, as on Ctrl-C
+            return args.run(args) or 0
     except PerplexError as exc:
         print(f"perplex: error: {exc}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("perplex: terminated", file=sys.stderr)
+        return 143  # 128 + SIGTERM, as the shell reports a killed process
     except KeyboardInterrupt:
         print("perplex: interrupted", file=sys.stderr)
         return 130

@@ -137,4 +137,19 @@ def progress_enabled() -> bool:
 
 __all__ = ["Parser", "Formatter", "add_data_options", "load_data", "print_results", "positive_int",
            "positive_float", "non_negative_float", "finite_float",
-           "parse_split", "progress_enabled", "PerplexError"]
+           "parse_split", "progress_enabled", "check_outputs", "PerplexError"]
+
+
+def check_outputs(files: Sequence[tuple[str, str | None]] = (), folders: Sequence[tuple[str, str | None]] = ()) -> None:
+    """Check every output option before the long work starts (see :mod:`perplex.fileio`).
+
+    ``files`` and ``folders`` are (option, path) pairs; options left unset (None) are skipped.
+    """
+    from perplex.fileio import check_output_file, check_output_folder
+
+    for option, path in files:
+        if path is not None:
+            check_output_file(path, option)
+    for option, path in folders:
+        if path is not None:
+            check_output_folder(path, option)

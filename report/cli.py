@@ -6,7 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from perplex.cli_common import Formatter, add_data_options, load_data, positive_float, positive_int
+from perplex.cli_common import (Formatter, add_data_options, check_outputs, load_data, positive_float,
+                                 positive_int)
 
 HOLD_OUT = 0.1  # without validation data, this share of the training sentences is held out for tuning
 
@@ -53,6 +54,7 @@ def run_report(args) -> int:
     from perplex.report.build import build_report
 
     budget = choose(args.quick, args.transformer_steps, args.transformer_minutes)
+    check_outputs(folders=[("--out", args.out)])
     data = load_data(args, hold_out_valid=HOLD_OUT)
     command = shlex.join(["perplex", *getattr(args, "argv", [])])
     run = build_report(data, Path(args.out), budget, command, log=lambda msg: print(msg, file=sys.stderr))
