@@ -6,15 +6,27 @@ torch, gensim and matplotlib are imported only inside the handlers.
 
 from __future__ import annotations
 
-import json
+import argparse
 
-from perplex.embeddings.config import GloVeConfig, SGNSConfig  # torch-free: the options' defaults are the configs'
+from perplex.embeddings.config import MAX_SEED, GloVeConfig, SGNSConfig  # torch-free: the options' defaults are the configs'
 from perplex.device import DEVICES
 from perplex.embeddings.recipe import BACKENDS, METHODS
-from perplex.cli_common import (Formatter, PerplexError, add_data_options, load_data, non_negative_float,
-                                 positive_float, positive_int, print_results, progress_enabled)
+from perplex.cli_common import (Formatter, PerplexError, add_data_options, check_outputs, load_data,
+                                 non_negative_float, positive_float, positive_int, print_results, progress_enabled)
 
 DEFAULT_VECTORS = "vectors.bin"
+
+
+def seed_int(text: str) -> int:
+    """An argparse type: a whole number in 0 .. 2^32 - 1, the seeds numpy's RandomState
+    (which gensim uses) accepts; torch accepts them all too."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {value}")
+    return value
 METHOD_DEFAULTS = {  # options whose default depends on --method (word2vec's and GloVe's own)
     "sgns": {"window": SGNSConfig.window, "epochs": SGNSConfig.epochs, "lr": SGNSConfig.alpha},
     "glove": {"window": GloVeConfig.window, "epochs": GloVeConfig.epochs, "lr": GloVeConfig.eta},
@@ -68,7 +80,7 @@ def register(sub) -> None:
                    help="glove: run the update as plain torch calls instead of compiling it with torch.compile "
                         "(which needs a C++ compiler and takes 5-20 s the first time, cached on disk, and "
                         "makes an epoch about 1.7x faster)")
-    g.add_argument("--seed", type=int, default=SG.seed, help="random seed")
+    g.add_argument("--seed", type=seed_int, default=SG.seed, help=f"random seed (0 .. {MAX_SEED})")
     g.add_argument("--workers", type=positive_int, default=SG.workers,
                    help="Hogwild training processes (threads where fork is missing; 1 = deterministic result for a seed)")
     g.add_argument("--backend", choices=BACKENDS, default="torch",
@@ -156,6 +168,7 @@ def run_embed(args) -> int:
     from perplex.embeddings.recipe import train_embeddings
     from perplex.embeddings.vectors import save_vectors
 
+    check_outputs(files=[("--out", args.out or None)])  # a bad --out fails now, not after training
     splits = load_data(args, need_evaluation=False)  # vectors need no test set
     run = train_embeddings(splits, args.method, args.backend, build_config(args), progress=progress_enabled(),
                            score=not args.no_eval)
@@ -195,8 +208,10 @@ def run_embed(args) -> int:
 
 
 def _print_pairs(pairs, as_json: bool) -> None:
+    from perplex.jsonout import dumps
+
     if as_json:
-        print(json.dumps([[w, s] for w, s in pairs]))
+        print(dumps([[w, s] for w, s in pairs]))
         return
     width = max((len(w) for w, _ in pairs), default=0)
     for w, s in pairs:
@@ -218,11 +233,13 @@ def run_analogy(args) -> int:
 
 
 def run_eval(args) -> int:
-    from perplex.embeddings.evaluation import evaluate_all
+    from perplex.embeddings.evaluation import check_covered, evaluate_all
+    from perplex.jsonout import dumps
 
     scores = evaluate_all(_load(args.vectors), args.method)
+    check_covered(scores, args.vectors)
     if args.json:
-        print(json.dumps(scores.record(), indent=2))
+        print(dumps(scores.record(), indent=2))
     else:
         print(scores.format())
     return 0
@@ -231,6 +248,7 @@ def run_eval(args) -> int:
 def run_plot(args) -> int:
     from perplex.embeddings.plot import plot_words
 
+    check_outputs(files=[("--out", args.out)])
     words = [w for w in args.words.split(",") if w] if args.words else None
     drawn = plot_words(_load(args.vectors), args.out, words, args.top, title=f"PCA of {args.vectors}")
     print(f"{len(drawn)} words drawn to {args.out}")

@@ -7,10 +7,35 @@ from dataclasses import asdict, dataclass
 from perplex.errors import PerplexError
 
 
+# Ranges beyond which a setting is a typo, not a choice: they end a run in seconds
+# instead of after days (epochs), a fork storm (workers) or a seed numpy refuses.
+MAX_SEED = 2**32 - 1  # numpy's RandomState (gensim seeds one) takes 0 .. 2^32 - 1
+MAX_EPOCHS = 10_000  # word2vec and gensim default to 5, glove.c to 25
+MAX_WORKERS = 256  # Hogwild processes beyond the cores only contend for them
+MAX_NEGATIVE = 1_000  # word2vec uses 5-20; each noise word adds to every pair's cost and update
+
+
+def _option(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
 def _check_positive(owner: str, **values) -> None:
     for name, value in values.items():
         if not value > 0:
-            raise PerplexError(f"{owner}: --{name.replace('_', '-')} must be positive, got {value}")
+            raise PerplexError(f"{owner}: {_option(name)} must be positive, got {value}")
+
+
+def _check_at_most(owner: str, name: str, value, limit, why: str) -> None:
+    if value > limit:
+        raise PerplexError(f"{owner}: {_option(name)} must be at most {limit:,} ({why}), got {value:,}")
+
+
+def _check_common(owner: str, cfg) -> None:
+    """The settings both trainers share: seed, epochs and workers in their sane ranges."""
+    if not 0 <= cfg.seed <= MAX_SEED:
+        raise PerplexError(f"{owner}: --seed must be between 0 and {MAX_SEED} (numpy's range), got {cfg.seed}")
+    _check_at_most(owner, "epochs", cfg.epochs, MAX_EPOCHS, "a few dozen passes is already many")
+    _check_at_most(owner, "workers", cfg.workers, MAX_WORKERS, "more processes than cores only contend")
 
 
 @dataclass
@@ -40,6 +65,10 @@ class SGNSConfig:
             raise PerplexError(f"sgns: --sample must be 0 (off) or positive, got {self.sample}")
         if not 0 <= self.min_alpha <= self.alpha:
             raise PerplexError(f"sgns: min_alpha must lie in [0, alpha={self.alpha}], got {self.min_alpha}")
+        _check_common("sgns", self)
+        _check_at_most("sgns", "negative", self.negative, MAX_NEGATIVE, "word2vec uses 5 to 20")
+        _check_at_most("sgns", "share_negatives", self.share_negatives, self.batch_size,
+                       "the centres of one mini-batch")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,6 +106,7 @@ class GloVeConfig:
             raise PerplexError(f"glove: eos_pairs must be 'one-sided', 'both' or 'none', got {self.eos_pairs!r}")
         if self.adagrad not in ("row", "element"):
             raise PerplexError(f"glove: adagrad must be 'row' or 'element', got {self.adagrad!r}")
+        _check_common("glove", self)
 
     def to_dict(self) -> dict:
         return asdict(self)

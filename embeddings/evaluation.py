@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from perplex.embeddings.queries import COSMUL_EPSILON, analogy_scores, unit_vectors
+from perplex.embeddings.queries import COSMUL_EPSILON, analogy_scores, unit_vectors, zero_rows
 from perplex.errors import PerplexError
+from perplex.jsonout import json_safe
 
 ANALOGY_FILE = "questions-words.txt"
 WS353_FILE = "wordsim353.tsv"
@@ -35,11 +36,17 @@ def dataset_path(name: str) -> str:
 
 
 def _case_folded_index(kv, restrict_vocab: int | None = None) -> dict[str, int]:
-    """Lowercased word -> row, the earliest (most frequent) row winning ties."""
+    """Lowercased word -> row, the earliest (most frequent) row winning ties.
+
+    Words whose vector is all zeros are left out: their cosine with anything is
+    undefined, so a question or pair using one is not covered (rather than answered
+    by an arbitrary word)."""
     keys = kv.index_to_key[:restrict_vocab]
+    usable = ~zero_rows(np.asarray(kv.vectors[: len(keys)]))
     index: dict[str, int] = {}
     for i, k in enumerate(keys):
-        index.setdefault(str(k).lower(), i)
+        if usable[i]:
+            index.setdefault(str(k).lower(), i)
     return index
 
 
@@ -138,7 +145,9 @@ def evaluate_analogies(
     hits = np.zeros(len(q), bool)
     for start in range(0, len(q), batch_size):
         s, a, b, c, d = q[start : start + batch_size].T
-        hits[start : start + len(s)] = analogy_scores(unit, a, b, c, method, epsilon).argmax(axis=1) == d
+        scores = analogy_scores(unit, a, b, c, method, epsilon)
+        # a question with no candidate left (every word excluded) has no answer: wrong
+        hits[start : start + len(s)] = (scores.argmax(axis=1) == d) & np.isfinite(scores.max(axis=1))
     correct = np.bincount(q[:, 0], weights=hits, minlength=len(names)).astype(int)
     covered = np.bincount(q[:, 0], minlength=len(names))
     sections = [AnalogySection(n, int(k), int(c), t) for n, k, c, t in zip(names, correct, covered, totals)]
@@ -185,10 +194,10 @@ def evaluate_word_pairs(kv, path: str | os.PathLike, name: str | None = None) ->
         right.append(b)
         gold.append(float(parts[2]))
     name = name or os.path.basename(str(path))
-    if len(gold) < 2:
-        return PairResult(name, float("nan"), float("nan"), len(gold), oov)
     unit = unit_vectors(kv)
     cos = np.einsum("ij,ij->i", unit[left], unit[right])  # (P,) row-wise dot products
+    if len(gold) < 2 or np.ptp(gold) == 0 or np.ptp(cos) == 0:  # no correlation is defined (nan, no warning)
+        return PairResult(name, float("nan"), float("nan"), len(gold), oov)
     return PairResult(name, float(stats.spearmanr(gold, cos)[0]), float(stats.pearsonr(gold, cos)[0]), len(gold), oov)
 
 
@@ -218,26 +227,44 @@ class EmbeddingScores:
             "analogy_sections": [dict(asdict(s), accuracy=s.accuracy) for s in self.analogies.sections],
         }
         out.update(self.extra)
-        return {k: _json_safe(v) for k, v in out.items()}
+        return json_safe(out)  # a figure with nothing to compute it from (nan) is null
 
     def format(self) -> str:
         a = self.analogies
-        lines = [f"Google analogies ({a.method}): {a.accuracy:.2%} of {a.covered:,} covered questions "
-                 f"({a.correct:,} correct; {a.total:,} in the file)"]
-        for s in a.sections:
-            acc = "    -" if not s.covered else f"{s.accuracy:6.1%}"
-            lines.append(f"  {s.name:<28} {acc}  ({s.correct:,}/{s.covered:,} covered of {s.total:,})")
-        for r in (self.ws353, self.simlex):
-            lines.append(f"{r.name}: Spearman {r.spearman:.3f} (Pearson {r.pearson:.3f}) over {r.pairs} pairs, "
-                         f"{r.oov_share:.1%} of pairs out of vocabulary")
+        if a.covered:
+            lines = [f"Google analogies ({a.method}): {a.accuracy:.2%} of {a.covered:,} covered questions "
+                     f"({a.correct:,} correct; {a.total:,} in the file)"]
+            for s in a.sections:
+                acc = "    -" if not s.covered else f"{s.accuracy:6.1%}"
+                lines.append(f"  {s.name:<28} {acc}  ({s.correct:,}/{s.covered:,} covered of {s.total:,})")
+        else:
+            lines = [f"Google analogies ({a.method}): no accuracy: none of the {a.total:,} questions has all four "
+                     "words in the vocabulary"]
+        lines += [_format_pairs(r) for r in (self.ws353, self.simlex)]
         return "\n".join(lines)
 
+    def covers_nothing(self) -> bool:
+        """No analogy question covered and fewer than 2 pairs of either set: nothing to measure."""
+        return not self.analogies.covered and self.ws353.pairs < 2 and self.simlex.pairs < 2
 
-def _json_safe(value):
-    """NaN (nothing covered) as the string "nan", as eval's records write non-finite values."""
-    if isinstance(value, float) and math.isnan(value):
-        return "nan"
-    return value
+
+def _format_pairs(r: PairResult) -> str:
+    oov = f"{r.oov_share:.1%} of pairs out of vocabulary"
+    if r.pairs < 2:
+        return f"{r.name}: no correlation: {r.pairs} pair{'s' * (r.pairs != 1)} with both words in the vocabulary ({oov})"
+    if math.isnan(r.spearman):
+        return f"{r.name}: no correlation: the cosines or the human scores of its {r.pairs} pairs are all equal"
+    return f"{r.name}: Spearman {r.spearman:.3f} (Pearson {r.pearson:.3f}) over {r.pairs} pairs, {oov}"
+
+
+def check_covered(scores: EmbeddingScores, vectors: str | os.PathLike) -> None:
+    """Refuse (one line) vectors that no evaluation set covers: every figure would be empty."""
+    if scores.covers_nothing():
+        raise PerplexError(
+            f"the vocabulary of {vectors} covers none of the evaluation sets: no question of {ANALOGY_FILE} has all "
+            f"four words in it and fewer than 2 pairs of {WS353_FILE} or {SIMLEX_FILE} have both (with a non-zero "
+            "vector); train on a larger English text"
+        )
 
 
 def evaluate_all(kv, method: str = "3cosadd") -> EmbeddingScores:

@@ -17,7 +17,8 @@ import numpy as np
 
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.embeddings.config import SGNSConfig
-from perplex.embeddings.training import check_trainable
+from perplex.embeddings.training import check_finite, check_trainable
+
 
 def sentences_with_eos(corpus: EncodedCorpus) -> list[list[str]]:
     """Each sentence of ``corpus`` as tokens ending with ``</s>`` (every token of
@@ -56,6 +57,7 @@ class GensimSGNS:
         self.output_vectors_ = np.zeros((vocab_size, cfg.dim), np.float32)
         self.input_vectors_[seen] = model.wv.vectors[rows[seen]]
         self.output_vectors_[seen] = model.syn1neg[rows[seen]]
+        check_finite("gensim's SGNS", self.input_vectors_, self.output_vectors_)
         self.counts_ = np.bincount(ids, minlength=vocab_size)
         self.losses_ = []
         self.vocab = corpus.vocab

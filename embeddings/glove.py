@@ -58,7 +58,7 @@ import numpy as np
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.embeddings.config import GloVeConfig
 from perplex.embeddings.parallel import run_batches
-from perplex.embeddings.training import check_trainable, compiled, progress_bar
+from perplex.embeddings.training import check_finite, check_trainable, compiled, progress_bar
 from perplex.errors import PerplexError
 
 
@@ -96,7 +96,7 @@ def cooccurrence(ids: np.ndarray, vocab_size: int, window: int, boundary: int | 
         # seps[k] = number of separators in ids[:k]; ids[p+1 : p+d] holds seps[p+d] - seps[p+1] of them.
         seps = np.concatenate([[0], np.cumsum(ids == boundary)])
     X = sp.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
-    for d in range(1, min(window, len(ids) - 1) + 1):  # one vectorized pass per distance
+    for d in range(1, _largest_distance(ids, window, boundary) + 1):  # one vectorized pass per distance
         left, right = ids[:-d], ids[d:]
         if boundary is not None and (d > 1 or not boundary_pairs):
             p = np.arange(len(left))
@@ -111,6 +111,18 @@ def cooccurrence(ids: np.ndarray, vocab_size: int, window: int, boundary: int | 
     X.sum_duplicates()
     X.eliminate_zeros()
     return X.tocsr()
+
+
+def _largest_distance(ids: np.ndarray, window: int, boundary: int | None) -> int:
+    """The largest distance at which a pair can count: ``window``, but no more than the
+    stream allows, nor (with a separator) the distance between two consecutive
+    separators, since no pair spans one.  The same X, and a --window far beyond any
+    sentence costs no extra pass."""
+    largest = min(window, len(ids) - 1)
+    if boundary is not None:
+        bounds = np.concatenate([[-1], np.flatnonzero(ids == boundary), [len(ids)]])
+        largest = min(largest, int(np.diff(bounds).max()))
+    return max(largest, 0)
 
 
 def weighting(x, x_max: float, alpha: float):
@@ -238,6 +250,9 @@ class GloVe:
         logx = torch.log(x).float().to(device)
         fx = weighting(x, cfg.x_max, cfg.alpha).float().to(device)
         nnz = len(x)
+        if nnz == 0:  # e.g. one-word sentences with --eos-pairs none: nothing to fit
+            raise PerplexError("the training text has no two tokens within a window of each other "
+                               "(the co-occurrence matrix is empty); give more text")
 
         gen = torch.Generator().manual_seed(cfg.seed)
         d = cfg.dim
@@ -299,7 +314,7 @@ class GloVe:
             if bar is not None:
                 bar.set_postfix(epoch=epoch + 1, loss=f"{mean:.4f}")
             if not math.isfinite(mean):  # cannot happen with the clipping above; never hide it
-                raise PerplexError(f"GloVe loss became {mean} in epoch {epoch + 1}; lower --eta")
+                raise PerplexError(f"GloVe loss became {mean} in epoch {epoch + 1}; lower --lr (GloVe's eta)")
             self.losses_.append(mean)
         if bar is not None:
             bar.close()
@@ -307,6 +322,7 @@ class GloVe:
         self.seconds_per_epoch_ = self.seconds_ / cfg.epochs
         self.nnz_ = nnz
         table = table.cpu().numpy()
+        check_finite("GloVe", table)
         self.W_, self.W_tilde_ = table[:vocab_size, :d].copy(), table[vocab_size:, :d].copy()
         self.b_, self.b_tilde_ = table[:vocab_size, d].copy(), table[vocab_size:, d].copy()
         self.vectors_ = self.W_ + self.W_tilde_

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from perplex.embeddings.queries import unit_vectors, word_index
+from perplex.embeddings.queries import unit_vectors, word_index, zero_rows
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write
 
@@ -15,11 +15,18 @@ SPECIAL = {"</s>", "<unk>", "<s>", "N", "$"}  # markers rather than words in PTB
 
 
 def pick_words(kv, words: Sequence[str] | None = None, top: int = 80) -> list[str]:
-    """The words to draw: the given ones (each must be in the vocabulary) or the ``top``
-    most frequent entries, skipping markers such as ``</s>`` and ``<unk>``."""
+    """The words to draw: the given ones (each must be in the vocabulary, with a non-zero
+    vector) or the ``top`` most frequent entries, skipping markers such as ``</s>`` and
+    ``<unk>`` and words whose vector is all zeros (they have no direction to draw)."""
+    zero = zero_rows(np.asarray(kv.vectors))
     if words:
-        return [kv.index_to_key[word_index(kv, w)] for w in words]
-    return [w for w in kv.index_to_key if w not in SPECIAL][:top]
+        rows = [word_index(kv, w) for w in words]
+        for r in rows:
+            if zero[r]:
+                raise PerplexError(f"the vector of {kv.index_to_key[r]!r} is all zeros: it has no direction, "
+                                   "so no place on the map; leave it out of --words")
+        return [kv.index_to_key[r] for r in rows]
+    return [w for i, w in enumerate(kv.index_to_key) if w not in SPECIAL and not zero[i]][:top]
 
 
 def pca_2d(vectors: np.ndarray) -> np.ndarray:
@@ -27,7 +34,10 @@ def pca_2d(vectors: np.ndarray) -> np.ndarray:
     from sklearn.decomposition import PCA
 
     if len(vectors) < 2:
-        raise PerplexError(f"a PCA map needs at least 2 words, got {len(vectors)}")
+        raise PerplexError(f"a PCA map needs at least 2 words (with non-zero vectors), got {len(vectors)}")
+    if not np.ptp(vectors, axis=0).any():  # no variance: every principal direction is arbitrary
+        raise PerplexError(f"the {len(vectors)} words to draw all have the same direction: a PCA map of them "
+                           "would be one point")
     return PCA(n_components=2, random_state=0).fit_transform(vectors)
 
 

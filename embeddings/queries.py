@@ -23,11 +23,24 @@ ANALOGY_METHODS = ("3cosadd", "3cosmul")
 
 
 def unit_vectors(kv) -> np.ndarray:
-    """The (V, d) float32 matrix with every row scaled to length 1 (zero rows stay 0)."""
+    """The (V, d) float32 matrix with every row scaled to length 1 (zero rows stay 0).
+
+    The norms are taken in float64: squares of float32 values above ~1.8e19 would
+    overflow to inf and turn such a row into zeros."""
     v = np.asarray(kv.vectors, dtype=np.float32)
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    norms = np.linalg.norm(v.astype(np.float64), axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return v / norms
+    return (v / norms).astype(np.float32)
+
+
+def zero_rows(unit: np.ndarray) -> np.ndarray:
+    """Bool (V,): the rows that are all zeros.  Their cosine with anything is undefined,
+    so they are never an answer and a query about them is refused."""
+    return ~unit.any(axis=1)
+
+
+def _zero_vector_error(word: str, consequence: str) -> PerplexError:
+    return PerplexError(f"the vector of {word!r} is all zeros: it has no direction, so {consequence}")
 
 
 def word_index(kv, word: str) -> int:
@@ -60,15 +73,39 @@ def _top(scores: np.ndarray, topn: int) -> np.ndarray:
 def most_similar(kv, word: str, topn: int = 10) -> list[tuple[str, float]]:
     """The ``topn`` words with the highest cosine similarity to ``word`` (itself excluded).
 
+    Words whose vector is all zeros are never neighbours (their cosine is undefined);
+    fewer than ``topn`` pairs come back when fewer words are left.
+
     Returns
     -------
     list of (word, cosine) pairs, best first.
+
+    Raises
+    ------
+    PerplexError
+        ``word`` out of vocabulary, with an all-zero vector, or alone in the vocabulary.
     """
     unit = unit_vectors(kv)
     i = word_index(kv, word)
+    zero = zero_rows(unit)
+    if zero[i]:
+        raise _zero_vector_error(kv.index_to_key[i], "it has no neighbours")
     scores = unit @ unit[i]  # (V, d) x (d,) -> (V,)
+    scores[zero] = -np.inf
     scores[i] = -np.inf
+    if not np.isfinite(scores).any():
+        raise PerplexError(_nothing_left(kv, zero, f"{kv.index_to_key[i]!r} has no neighbours"))
     return [(kv.index_to_key[j], float(scores[j])) for j in _top(scores, topn)]
+
+
+def _nothing_left(kv, zero: np.ndarray, consequence: str) -> str:
+    """Why no candidate answer is left, in one sentence."""
+    n = len(kv.index_to_key)
+    if n == 1:
+        return f"these vectors hold a single word, so {consequence}"
+    if zero.any():
+        return f"every word of these vectors ({n:,}) outside the query has an all-zero vector, so {consequence}"
+    return f"these vectors hold only {n:,} words, all in the query, so {consequence}"
 
 
 def analogy_scores(unit: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, method: str = "3cosadd",
@@ -92,7 +129,8 @@ def analogy_scores(unit: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
     Returns
     -------
     float32 array, shape (Q, V): higher is better; the three question words of each
-    row are set to -inf so they are never the answer.
+    row, and every word with an all-zero vector, are set to -inf so they are never the
+    answer.
     """
     if method not in ANALOGY_METHODS:
         raise PerplexError(f"unknown analogy method {method!r}; choose one of {', '.join(ANALOGY_METHODS)}")
@@ -101,6 +139,7 @@ def analogy_scores(unit: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
         scores = cos_b - cos_a + cos_c
     else:
         scores = ((cos_b + 1) / 2) * ((cos_c + 1) / 2) / ((cos_a + 1) / 2 + epsilon)
+    scores[:, zero_rows(unit)] = -np.inf  # cosines with a zero vector are undefined: never an answer
     rows = np.arange(len(a))
     for q in (a, b, c):
         scores[rows, q] = -np.inf
@@ -116,14 +155,27 @@ def analogy(kv, a: str, minus: str, plus: str, method: str = "3cosadd", topn: in
 
     Returns
     -------
-    list of (word, score) pairs, best first, the three query words excluded.
+    list of (word, score) pairs, best first, the three query words (and words with
+    all-zero vectors) excluded.
 
     Raises
     ------
     PerplexError
-        A query word out of vocabulary, or an unknown method.
+        A query word out of vocabulary or with an all-zero vector, a 3CosAdd query whose
+        unit vectors cancel out, no candidate word left, or an unknown method.
     """
     unit = unit_vectors(kv)
-    ia, im, ip = (np.array([word_index(kv, w)]) for w in (a, minus, plus))
+    words = (a, minus, plus)
+    rows = [word_index(kv, w) for w in words]
+    zero = zero_rows(unit)
+    for r in rows:
+        if zero[r]:
+            raise _zero_vector_error(kv.index_to_key[r], "it cannot take part in an analogy")
+    query = f"{a} - {minus} + {plus}"
+    if method == "3cosadd" and np.linalg.norm(unit[rows[0]] - unit[rows[1]] + unit[rows[2]]) < 1e-6:
+        raise PerplexError(f"the unit vectors of {query} add up to zero: the query has no direction, so no answer")
+    ia, im, ip = (np.array([r]) for r in rows)
     scores = analogy_scores(unit, im, ia, ip, method)[0]
+    if not np.isfinite(scores).any():
+        raise PerplexError(_nothing_left(kv, zero, f"no word is left to answer {query}"))
     return [(kv.index_to_key[j], float(scores[j])) for j in _top(scores, topn)]

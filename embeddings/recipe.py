@@ -80,13 +80,25 @@ class EmbeddingRun:
 
 
 def train_embeddings(data: Splits, method: str = "sgns", backend: str = "torch", config=None, *,
-                     progress: bool = False, score: bool = True) -> EmbeddingRun:
+                     progress: bool = False, score: bool = True, window_option: str | None = "--window",
+                     too_short_hint: str | None = None) -> EmbeddingRun:
     """Train ``method`` on ``data.train``; with ``score``, turn it into a next-word model, fit
-    its temperature on valid (when there is one) and evaluate it on every evaluation split."""
+    its temperature on valid (when there is one) and evaluate it on every evaluation split.
+
+    Before anything is allocated, a training text shorter than the window and a run that
+    needs more memory than available are refused (:class:`PerplexError`).  The first
+    message names the window as ``window_option`` (``perplex embed``'s ``--window``; None
+    says "the context window") and ends with ``too_short_hint`` when given, so that a
+    caller without a ``--window`` option (the report) can name its own options.
+    """
     from perplex.embeddings.language_model import glove_language_model, sgns_language_model
+    from perplex.embeddings.training import check_trainable
 
     name = model_name(method, backend)
-    trainer = make_trainer(method, backend, config).fit(data.train, progress=progress)
+    trainer = make_trainer(method, backend, config)
+    check_trainable(data.train.ids, trainer.config.window, window_option, too_short_hint)
+    check_training_memory(method, backend, trainer.config, data.train, score)
+    trainer = trainer.fit(data.train, progress=progress)
     run = EmbeddingRun(name, trainer)
     if not score or not data.eval_names():
         return run
@@ -99,3 +111,74 @@ def train_embeddings(data: Splits, method: str = "sgns", backend: str = "torch",
     for e in run.evaluations:
         e.extra.update(temperature=run.temperature, context="previous token", method=method, backend=backend)
     return run
+
+
+# -- memory: estimated before anything is allocated ---------------------------------------
+FLOAT = 4  # bytes of a float32 parameter
+SIZE_SETTINGS = ("dim", "window", "negative", "share_negatives")  # the config fields that size a run
+
+
+def training_memory(method: str, backend: str, config, corpus, score: bool = True) -> float:
+    """Estimated peak memory of training ``method`` on ``corpus``, in bytes (a float, so
+    that huge settings cannot overflow).
+
+    It adds up: the parameter matrices with the copies a run makes of them (SGNS: input
+    and output vectors, their numpy copies, the saved KeyedVectors; GloVe: [W | b] and
+    [W~ | b~], AdaGrad's sums, W, W~, W + W~ and its KeyedVectors); SGNS's noise words of
+    an epoch (int64 ids and the float64 uniforms drawn for them); a mini-batch's arrays
+    per worker; GloVe's co-occurrence non-zeros (scipy's and torch's copies, about 100
+    bytes each, at most 2 x tokens x window of them); the token stream's per-token
+    arrays; and, when scoring, the next-word model's (512, V) float64 softmax blocks.
+    """
+    from perplex.embeddings.training import longest_sentence
+
+    V, d, n = float(len(corpus.vocab)), float(config.dim), float(len(corpus.ids))
+    window = float(min(config.window, max(longest_sentence(corpus), 1)))  # the trainers' effective window
+    total = 64 * n + (4 * 8 * 512 * V if score else 0.0)
+    if method == "glove":
+        sums = 2 * V * (d + 1) if config.adagrad == "element" else 4 * V
+        total += FLOAT * (2 * V * (d + 1) + sums + 4 * V * d)
+        total += 100 * min(V * V, 2 * n * window) + 50 * n
+        return total + config.workers * FLOAT * 8 * config.batch_size * (d + 1)
+    total += FLOAT * 5 * V * d
+    if backend != "torch":  # gensim: its own two matrices are among the five
+        return total
+    from perplex.embeddings.sgns import batch_centres
+
+    c, k = float(config.share_negatives), float(config.negative)
+    groups = batch_centres(config, int(V)) / c
+    rows = c + 2 * window  # context rows of a group
+    batch = groups * rows * (4 * c + 2 * d + 2 * k) + 2 * groups * (c + k) * d + 2 * (groups * c + 2 * window) * d
+    return total + 16 * (n / c + 1) * k + config.workers * FLOAT * batch
+
+
+def check_training_memory(method: str, backend: str, config, corpus, score: bool = True) -> None:
+    """Refuse (one line, :func:`perplex.resources.check_memory`) a run whose estimate
+    exceeds the available memory, naming the setting that makes it so large and the
+    largest value of it that fits."""
+    from dataclasses import replace
+
+    from perplex.resources import available_memory, check_memory
+
+    needed = training_memory(method, backend, config, corpus, score)
+    available = available_memory()
+    if needed <= available:
+        return
+    defaults = type(config)()
+    estimate = lambda **change: training_memory(method, backend, replace(config, **change), corpus, score)  # noqa: E731
+    # the setting whose default value saves the most memory is the one to blame
+    candidates = [(estimate(**{f: getattr(defaults, f)}), f) for f in SIZE_SETTINGS
+                  if hasattr(config, f) and getattr(config, f) > getattr(defaults, f)]
+    best, field = min(candidates, default=(needed, None))
+    what = f"{model_name(method, backend).split(' next-word')[0]} on {len(corpus.ids):,} tokens of {len(corpus.vocab):,} words"
+    if field is None or best > needed / 2:  # no single setting is to blame: the vocabulary is
+        check_memory(needed, what + f" with --dim {config.dim}",
+                     "lower --dim or shrink the vocabulary with --max-vocab or --min-count")
+        return
+    option = "--" + field.replace("_", "-")
+    lo, hi = getattr(defaults, field), getattr(config, field)  # the default fits; find the largest value that does
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if estimate(**{field: mid}) <= available else (lo, mid)
+    fits = f" to at most about {lo:,}" if estimate(**{field: lo}) <= available else ""
+    check_memory(needed, f"{what} with {option} {getattr(config, field)}", f"lower {option}{fits}")

@@ -55,7 +55,7 @@ import numpy as np
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.embeddings.config import SGNSConfig
 from perplex.embeddings.parallel import run_batches
-from perplex.embeddings.training import check_trainable, progress_bar
+from perplex.embeddings.training import check_finite, check_trainable, longest_sentence, progress_bar
 from perplex.errors import PerplexError
 
 
@@ -237,6 +237,17 @@ def sgns_loss_and_grads(ctx, tgt, pairs, pair_counts, scale: float = 1.0, with_l
     return loss, grad_ctx, grad_tgt
 
 
+def batch_centres(cfg: SGNSConfig, vocab_size: int) -> int:
+    """Centre words per mini-batch: whole groups of ``share_negatives``.
+
+    The updates of a batch are summed, and on a small vocabulary every word recurs many
+    times in one batch, so they overshoot: the batch shrinks to vocabulary / (4 x workers)
+    centres (PTB's 10,000 words keep the full 512; a 34-word corpus trains with 16)."""
+    c = cfg.share_negatives
+    batch = max(16, min(cfg.batch_size, vocab_size // (4 * cfg.workers)))
+    return c * math.ceil(batch / c)
+
+
 class SGNS:
     """Skip-gram negative-sampling trainer (``fit`` returns ``self``).
 
@@ -281,12 +292,12 @@ class SGNS:
         w_in = ((torch.rand(vocab_size, cfg.dim, generator=gen) - 0.5) / cfg.dim).to(device)
         w_out = torch.zeros(vocab_size, cfg.dim, device=device)
 
-        # The updates of a batch are summed, and on a small vocabulary every word recurs many
-        # times in one batch, so they overshoot: the batch shrinks to vocabulary / (4 x workers)
-        # centres (PTB's 10,000 words keep the full 512; a 34-word corpus trains with 16).
         c = cfg.share_negatives
-        batch = max(16, min(cfg.batch_size, vocab_size // (4 * cfg.workers)))
-        batch = c * math.ceil(batch / c)  # whole groups
+        batch = batch_centres(cfg, vocab_size)
+        # No pair spans more than the longest sentence, so the gathered rows stop there:
+        # the same pairs (the spans are still drawn from 1..window), and a --window far
+        # beyond any sentence costs nothing.
+        window = min(cfg.window, longest_sentence(corpus))
         total_words = len(ids) * cfg.epochs
         self.losses_ = []
         bar = progress_bar(total_words, progress)
@@ -308,7 +319,7 @@ class SGNS:
                 first, last = k * batch, min((k + 1) * batch, n)  # centre positions
                 frac = (done_words + first * words_per_centre) / total_words
                 lr = cfg.alpha - (cfg.alpha - cfg.min_alpha) * frac  # linear decay over all epochs
-                ctx_ids, pairs, pair_counts, centres = pair_groups(stream, first, last, cfg.window, spans, c,
+                ctx_ids, pairs, pair_counts, centres = pair_groups(stream, first, last, window, spans, c,
                                                                    sent_lo, sent_hi)
                 groups = len(centres)
                 tgt_ids = torch.cat([centres, noise[first // c : first // c + groups]], dim=1)  # (G, c+K)
@@ -337,8 +348,9 @@ class SGNS:
             mean_loss = loss_sum / max(pairs, 1)
             # Zero output vectors start every pair at (1 + K) ln 2; twice that means divergence.
             if not math.isfinite(mean_loss) or mean_loss > 2 * (1 + cfg.negative) * math.log(2):
+                many = " or --negative" if cfg.negative > 20 else ""  # K noise words each add to a step
                 raise PerplexError(f"SGNS diverged in epoch {epoch + 1} (loss {mean_loss:.4g} per pair); "
-                                   "lower --lr or use --workers 1")
+                                   f"lower --lr{many} or use --workers 1")
             self.losses_.append(mean_loss)
         if bar is not None:
             bar.close()
@@ -346,6 +358,7 @@ class SGNS:
         self.words_per_second_ = total_words / max(self.seconds_, 1e-9)
         self.input_vectors_ = w_in.cpu().numpy().copy()  # copies: the tensors may live in shared memory
         self.output_vectors_ = w_out.cpu().numpy().copy()
+        check_finite("SGNS", self.input_vectors_, self.output_vectors_)
         self.vocab = corpus.vocab
         return self
 

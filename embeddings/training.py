@@ -9,13 +9,35 @@ import numpy as np
 from perplex.errors import PerplexError
 
 
-def check_trainable(ids: np.ndarray, window: int) -> None:
-    """Refuse a stream too short to hold one full window."""
-    if len(ids) < window + 1:
-        raise PerplexError(
-            f"the training text has {len(ids)} tokens (</s> included), fewer than --window {window} + 1; "
-            "give more text or a smaller --window"
-        )
+def check_trainable(ids: np.ndarray, window: int, option: str | None = "--window", hint: str | None = None) -> None:
+    """Refuse a stream too short to hold one full window.
+
+    ``option`` names the window the way the caller's user set it (``perplex embed``'s
+    ``--window`` by default; None: "the context window", for callers without such an
+    option), and ``hint`` replaces the advice at the end of the message.
+    """
+    if len(ids) >= window + 1:
+        return
+    if option:
+        problem = f"fewer than {option} {window} + 1"
+        hint = f"give more text or a smaller {option}" if hint is None else hint
+    else:
+        problem = f"fewer than the {window + 1} that a context window of {window} tokens needs"
+        hint = "give a longer training text" if hint is None else hint
+    raise PerplexError(f"the training text has {len(ids)} tokens (</s> included), {problem}; {hint}")
+
+
+def longest_sentence(corpus) -> int:
+    """Tokens of the longest sentence, its ``</s>`` included: no training pair (SGNS) or
+    co-occurrence (GloVe) spans more positions, since windows stop at sentence ends."""
+    return int(np.diff(corpus.offsets).max()) if corpus.n_sentences else 0
+
+
+def check_finite(what: str, *arrays) -> None:
+    """Refuse trained parameters holding nan or inf rather than writing them out."""
+    for a in arrays:
+        if not np.all(np.isfinite(a)):
+            raise PerplexError(f"{what} produced non-finite vectors (nan or inf); lower --lr")
 
 
 def progress_bar(total: float, enabled: bool, unit: str = "word"):

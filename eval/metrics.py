@@ -58,22 +58,13 @@ class Evaluation:
         return 10.0 ** (-self.sentence_log10 / self.sentence_tokens)
 
     def record(self) -> dict:
-        """The JSON record of docs/conventions.md (infinite values as the string "inf")."""
+        """The JSON record of docs/conventions.md (infinite values as the string "inf",
+        undefined ones as null), ready for strict JSON."""
+        from perplex.jsonout import json_safe
+
         out = self.figures()
         out.update(self.extra)
-        return {k: _json_number(v) for k, v in out.items()}
-
-
-def _json_number(v):
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        if math.isnan(v):
-            return "nan"
-    elif isinstance(v, np.integer):
-        return int(v)
-    return v
+        return json_safe(out)
 
 
 def _perplexity_from_log10(total_log10: float, n: int) -> tuple[float, float]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Sequence
 
 from perplex.eval.metrics import FIGURES, OPTIONAL_FIGURES, Evaluation
+from perplex.jsonout import dumps
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -58,5 +58,6 @@ def format_table(results: Sequence[Evaluation]) -> str:
 
 
 def to_json(results: Sequence[Evaluation]) -> str:
-    """One JSON list, one object per evaluated split (docs/conventions.md keys)."""
-    return json.dumps([r.record() for r in results], indent=2)
+    """One JSON list, one object per evaluated split (docs/conventions.md keys), strict
+    JSON: no bare NaN or Infinity (:mod:`perplex.jsonout`)."""
+    return dumps([r.record() for r in results], indent=2)

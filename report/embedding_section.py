@@ -33,7 +33,8 @@ def train_vectors(run, cache: ResultCache, method: str, backend: str, epochs: in
     vectors_path = cache.path(f"vectors-{method}-{backend}", settings).with_suffix(".bin")
 
     def compute():
-        trained = train_embeddings(run.data, method, backend, config, score=score)
+        trained = train_embeddings(run.data, method, backend, config, score=score, window_option=None,
+                                   too_short_hint="give --train a longer text")
         save_vectors(trained.trainer.keyed_vectors(), vectors_path)
         return trained.evaluations, {"seconds": trained.trainer.seconds_, "temperature": trained.temperature,
                                      "name": name}
@@ -82,8 +83,8 @@ def embeddings_section(run, cache: ResultCache):
             vectors[label] = kv
             s = evaluate_all(kv)
             by_split = {e.split: e for e in evals}
-            rows.append([label, str(epochs), f"{s.analogies.accuracy:.2%}", f"{s.analogies.covered:,}",
-                         f"{s.ws353.spearman:.3f}", f"{s.simlex.spearman:.3f}",
+            rows.append([label, str(epochs), _defined(s.analogies.accuracy, "{:.2%}"), f"{s.analogies.covered:,}",
+                         _defined(s.ws353.spearman, "{:.3f}"), _defined(s.simlex.spearman, "{:.3f}"),
                          fmt(by_split["test"].perplexity, 2) if "test" in by_split else "-",
                          f"{extra['temperature']:.4g}", f"{extra['seconds']:.0f}"])
             if "test" in by_split:
@@ -105,3 +106,8 @@ def embeddings_section(run, cache: ResultCache):
     plot_words(vectors["SGNS (ours)"], png, top=60, title="SGNS vectors: PCA of the 60 most frequent words")
     section.add(Figure(png, "2-D PCA map of the 60 most frequent words (SGNS, ours)"))
     return section, scored
+
+
+def _defined(value: float, template: str) -> str:
+    """A figure, or "-" when the vocabulary covered nothing to compute it from (nan)."""
+    return "-" if value != value else template.format(value)
