@@ -6,27 +6,14 @@ torch, gensim and matplotlib are imported only inside the handlers.
 
 from __future__ import annotations
 
-import argparse
-
 from perplex.embeddings.config import MAX_SEED, GloVeConfig, SGNSConfig  # torch-free: the options' defaults are the configs'
 from perplex.device import DEVICES
 from perplex.embeddings.recipe import BACKENDS, METHODS
 from perplex.cli_common import (Formatter, PerplexError, add_data_options, check_outputs, load_data,
-                                 non_negative_float, positive_float, positive_int, print_results, progress_enabled)
+                                 non_negative_float, positive_float, positive_int, print_results, progress_enabled,
+                                 seed_int)
 
 DEFAULT_VECTORS = "vectors.bin"
-
-
-def seed_int(text: str) -> int:
-    """An argparse type: a whole number in 0 .. 2^32 - 1, the seeds numpy's RandomState
-    (which gensim uses) accepts; torch accepts them all too."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {value}")
-    return value
 METHOD_DEFAULTS = {  # options whose default depends on --method (word2vec's and GloVe's own)
     "sgns": {"window": SGNSConfig.window, "epochs": SGNSConfig.epochs, "lr": SGNSConfig.alpha},
     "glove": {"window": GloVeConfig.window, "epochs": GloVeConfig.epochs, "lr": GloVeConfig.eta},

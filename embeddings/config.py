@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from perplex.errors import PerplexError
+from perplex.seeding import MAX_SEED
 
 
 # Ranges beyond which a setting is a typo, not a choice: they end a run in seconds
 # instead of after days (epochs), a fork storm (workers) or a seed numpy refuses.
-MAX_SEED = 2**32 - 1  # numpy's RandomState (gensim seeds one) takes 0 .. 2^32 - 1
 MAX_EPOCHS = 10_000  # word2vec and gensim default to 5, glove.c to 25
 MAX_WORKERS = 256  # Hogwild processes beyond the cores only contend for them
 MAX_NEGATIVE = 1_000  # word2vec uses 5-20; each noise word adds to every pair's cost and update

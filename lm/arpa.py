@@ -13,6 +13,7 @@ import gzip
 import os
 import re
 import warnings
+import zlib
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 from perplex.corpus.vocabulary import BOS, EOS, UNK, Vocabulary
 from perplex.lm.backoff import BackoffModel
 from perplex.lm.trie import NgramTrie
+from perplex.lm.validate import check_log10, check_normalized
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write
 
@@ -121,8 +123,8 @@ def _read_text(path: Path) -> str:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         return data.decode("utf-8")
-    except (OSError, EOFError) as exc:
-        raise PerplexError(f"cannot read ARPA file {path}: {exc}; is it truncated?") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise PerplexError(f"cannot read ARPA file {path}: {exc}; is it truncated or corrupt?") from None
     except UnicodeDecodeError:
         raise PerplexError(f"{path} is not a UTF-8 ARPA text file (is it a KenLM binary? give the .arpa)") from None
 
@@ -138,7 +140,10 @@ def read_arpa(path: str | os.PathLike, name: str | None = None) -> BackoffModel:
     ------
     PerplexError
         Missing or truncated file, no ``\\data\\`` header, counts that do not
-        match the sections, malformed lines, unknown words or missing prefixes.
+        match the sections, malformed lines, unknown words, missing prefixes,
+        n-grams or unigrams listed twice, ``<s>`` inside an n-gram, non-finite
+        values, log10 probabilities above 0, or next-word distributions that do
+        not sum to 1 (:func:`perplex.lm.validate.check_normalized`).
     """
     path = Path(path)
     text = _read_text(path)
@@ -148,10 +153,8 @@ def read_arpa(path: str | os.PathLike, name: str | None = None) -> BackoffModel:
         raise PerplexError(f"{where}: no \\data\\ header (is this an ARPA file?)")
     parts = re.split(r"^\\(\d+)-grams:\s*$", text[start:], flags=re.M)
     header, sections = parts[0], parts[1:]
-    declared = {int(n): int(c) for n, c in re.findall(r"^ngram\s+(\d+)\s*=\s*(\d+)\s*$", header, flags=re.M)}
+    declared = _declared_counts(header, where)
     order = len(declared)
-    if order == 0 or sorted(declared) != list(range(1, order + 1)):
-        raise PerplexError(f"{where}: the \\data\\ header lists no consecutive 'ngram N=count' lines")
     if not sections or "\\end\\" not in sections[-1]:
         raise PerplexError(f"{where}: no \\end\\ line; the file is truncated")
     sections[-1] = sections[-1].split("\\end\\")[0]
@@ -165,6 +168,9 @@ def read_arpa(path: str | os.PathLike, name: str | None = None) -> BackoffModel:
     words = parsed[0][1]
     if EOS not in words:
         raise PerplexError(f"{where}: no {EOS} unigram")
+    if len(set(words)) != len(words):
+        unique, counts = np.unique(np.array(words), return_counts=True)
+        raise PerplexError(f"{where}: the unigram {str(unique[np.argmax(counts)])!r} is listed twice")
     others = [w for w in words if w not in (EOS, UNK, BOS)]
     vocab = Vocabulary([EOS, UNK] + others)
     V = len(vocab)
@@ -187,6 +193,10 @@ def read_arpa(path: str | os.PathLike, name: str | None = None) -> BackoffModel:
             ids = np.fromiter(map(index.__getitem__, flat_words), np.int64, count=len(flat_words)).reshape(-1, n)
         except KeyError as exc:
             raise PerplexError(f"{where}: {n}-gram word {exc.args[0]!r} is not among the unigrams") from None
+        misplaced = _first_row(ids[:, 1:] == V)
+        if misplaced is not None:
+            raise PerplexError(f"{where}: the {n}-gram {' '.join(flat_words[misplaced * n:(misplaced + 1) * n])!r} "
+                               f"has {BOS} after its first word")
         parent = ids[:, 0]
         for m in range(2, n):
             parent = trie.lookup(m, parent, ids[:, m - 1])
@@ -196,16 +206,40 @@ def read_arpa(path: str | os.PathLike, name: str | None = None) -> BackoffModel:
         key = parent * (V + 1) + ids[:, -1]
         order_idx = np.argsort(key, kind="stable")
         key = key[order_idx]
-        if np.any(key[1:] == key[:-1]):
-            raise PerplexError(f"{where}: a {n}-gram is listed twice")
+        twice = np.flatnonzero(key[1:] == key[:-1])
+        if len(twice):
+            bad = int(order_idx[twice[0]])
+            raise PerplexError(f"{where}: the {n}-gram {' '.join(flat_words[bad * n:(bad + 1) * n])!r} is listed twice")
         keys.append(key)
         logp.append(lp[order_idx])
         logbo.append(bo[order_idx])
-    if UNK not in words:  # warned only once the whole file has been read
-        warnings.warn(f"{path} has no {UNK}: giving it log10 p = {MISSING_UNK_LOG10} as KenLM does", stacklevel=2)
     model = BackoffModel(vocab, trie, logp, logbo[: order - 1], name or f"ARPA {order}-gram ({path.name})")
     model.smoothing = "arpa"
+    check_normalized(model, where)
+    if UNK not in words:  # warned only once the whole file has been checked
+        warnings.warn(f"{path} has no {UNK}: giving it log10 p = {MISSING_UNK_LOG10} as KenLM does", stacklevel=2)
     return model
+
+
+def _declared_counts(header: str, where: str) -> dict[int, int]:
+    """{order: count} of the ``\\data\\`` block, which holds nothing but ``ngram N=count``
+    lines (KenLM is as strict): orders 1..N, each once."""
+    lines = [line.strip() for line in header.splitlines()[1:] if line.strip()]
+    found = [re.fullmatch(r"ngram\s+(\d+)\s*=\s*(\d+)", line) for line in lines]
+    if None in found:
+        bad = lines[found.index(None)]
+        raise PerplexError(f"{where}: the \\data\\ header has a line that is not 'ngram N=count': {bad[:80]!r}")
+    pairs = [(int(m[1]), int(m[2])) for m in found]
+    declared = dict(pairs)
+    order = len(declared)
+    if order == 0 or len(pairs) != order or sorted(declared) != list(range(1, order + 1)):
+        raise PerplexError(f"{where}: the \\data\\ header should list 'ngram N=count' once for each order 1..N")
+    return declared
+
+
+def _first_row(mask: np.ndarray) -> int | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    return int(rows[0]) if len(rows) else None
 
 
 def _parse_section(body: str, n: int, count: int, top: bool, where: str):
@@ -223,7 +257,7 @@ def _parse_section(body: str, n: int, count: int, top: bool, where: str):
         if len(words) == count * n:
             lp = _floats(fields[0::width], n, where)
             bo = _floats(fields[2::width], n, where) if not top else np.zeros(count)
-            return lp, words, bo
+            return _checked(lp, words, bo, n, where)
     rows = list(filter(None, map(str.split, body.splitlines())))
     if len(rows) != count:
         raise PerplexError(f"{where}: the header declares {count} {n}-grams but the section has {len(rows)}; the file is truncated or corrupt")
@@ -238,6 +272,14 @@ def _parse_section(body: str, n: int, count: int, top: bool, where: str):
     has_bo = np.flatnonzero(lengths == n + 2)
     if len(has_bo):
         bo[has_bo] = _floats(list(map(itemgetter(-1), map(rows.__getitem__, has_bo.tolist()))), n, where)
+    return _checked(lp, words, bo, n, where)
+
+
+def _checked(lp: np.ndarray, words: list, bo: np.ndarray, n: int, where: str):
+    """The parsed section, once its values are known to be finite and its probabilities <= 1."""
+    name = lambda i: repr(" ".join(words[i * n:(i + 1) * n]))  # noqa: E731 - only called on the error path
+    check_log10(where, lp, n, name)
+    check_log10(where, bo, n, name, backoff=True)
     return lp, words, bo
 
 
@@ -246,6 +288,4 @@ def _floats(texts: list, n: int, where: str) -> np.ndarray:
         values = np.fromiter(map(float, texts), np.float64, count=len(texts))
     except ValueError as exc:
         raise PerplexError(f"{where}: a {n}-gram line has a value that is not a number ({exc})") from None
-    if not np.all(np.isfinite(values)):
-        raise PerplexError(f"{where}: a {n}-gram line has a non-finite value")
     return values

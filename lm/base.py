@@ -11,6 +11,7 @@ from perplex.corpus.encoded import EncodedCorpus
 from perplex.corpus.vocabulary import Vocabulary
 from perplex.eval.protocol import check_vocabulary
 from perplex.lm.trie import BEFORE_START, NgramTrie, PaddedStream
+from perplex.resources import check_memory
 
 
 def gather_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +63,11 @@ class NgramModel:
     def stream_positions(self, corpus: EncodedCorpus):
         """The padded stream, the per-order indices at every position, and the
         stream positions of the N predicted tokens."""
+        # One index array per order over the whole stream, and as much again for
+        # the states built from them: refuse a huge order before allocating.
+        tokens = corpus.n_tokens + corpus.n_sentences
+        check_memory(16.0 * self.order * tokens, f"scoring {corpus.n_tokens:,} tokens with an order-{self.order} model",
+                     "score a smaller test set")
         stream = PaddedStream.of(corpus, self.trie.bos_id)
         return stream, self.trie.positions(stream), np.flatnonzero(stream.predicted)
 

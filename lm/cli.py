@@ -4,10 +4,8 @@ model on a test set).  ``generate``, which also samples Transformers, is in
 
 from __future__ import annotations
 
-import os
-
-from perplex.cli_common import (Formatter, add_data_options, load_data, non_negative_float, positive_int,
-                                 print_results, progress_enabled)
+from perplex.cli_common import (Formatter, add_data_options, check_outputs, load_data, non_negative_float,
+                                 positive_int, print_results, progress_enabled)
 from perplex.errors import PerplexError
 
 NGRAM_HELP = """\
@@ -79,9 +77,7 @@ def run_ngram(args) -> int:
     config = NgramConfig(args.smoothing, args.order, args.alpha)
     if args.arpa and not SMOOTHINGS[args.smoothing].backoff:
         raise PerplexError("--arpa writes backoff models (kn, mkn, ikn); MLE and add-k are not backoff models, use --save")
-    for target in (args.arpa, args.save):
-        if target and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
-            raise PerplexError(f"cannot write {target}: its folder does not exist")
+    check_outputs(files=[("--arpa", args.arpa), ("--save", args.save)])
     data = load_data(args)
     with _progress(args.order, f"counting {args.order}-grams") as bar:
         run = train_ngram(data, config, progress=bar, prediction_entropy=args.entropy)

@@ -105,6 +105,7 @@ def estimate_kneser_ney(
         repetitive data); the message names the fallback discounts used.
     """
     trie = trie or NgramTrie.count(corpus, order, progress)
+    order = trie.order  # counting lowers an order above the longest sentence
     V = len(corpus.vocab)
     a = adjusted_counts(trie)
     discount_fn = modified_discounts if modified else single_discount
@@ -115,6 +116,8 @@ def estimate_kneser_ney(
         if reason:
             fallbacks.append(f"{reason}: using D1={d[1]:g} D2={d[2]:g} D3+={d[3]:g} for order {n}")
     if fallbacks:
+        if len(fallbacks) > 3:  # one readable line even for a 50-gram on a small file
+            fallbacks = fallbacks[:2] + [f"the same for {len(fallbacks) - 2} more orders up to {order}"]
         warnings.warn(
             "Kneser-Ney discounts could not be estimated from the counts (small or repetitive data?); "
             + "; ".join(fallbacks), DiscountWarning, stacklevel=2,

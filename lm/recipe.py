@@ -88,6 +88,6 @@ def train_ngram(data: Splits, config: NgramConfig, *, progress=None, prediction_
     evaluations = []
     for split in data.eval_names():
         r = evaluate(model, data.corpora[split], split, prediction_entropy=prediction_entropy)
-        r.extra.update({"order": config.order, "smoothing": config.smoothing, "build_seconds": round(build_seconds, 3)})
+        r.extra.update({"order": trie.order, "smoothing": config.smoothing, "build_seconds": round(build_seconds, 3)})
         evaluations.append(r)
     return NgramRun(model, evaluations, build_seconds, scores)

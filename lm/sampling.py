@@ -12,6 +12,7 @@ import numpy as np
 from perplex.corpus.vocabulary import BOS
 from perplex.lm.base import NgramModel
 from perplex.errors import PerplexError
+from perplex.resources import check_memory
 
 
 def reshape_distribution(probs: np.ndarray, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:
@@ -20,19 +21,30 @@ def reshape_distribution(probs: np.ndarray, temperature: float = 1.0, top_k: int
     >>> reshape_distribution(np.array([[0.5, 0.3, 0.2]]), top_k=2).round(3).tolist()
     [[0.625, 0.375, 0.0]]
     """
-    if temperature <= 0:
-        raise PerplexError(f"--temperature must be > 0, got {temperature}")
+    if not 0 < temperature < np.inf:
+        raise PerplexError(f"--temperature must be a finite number > 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise PerplexError(f"--top-k must be at least 1, got {top_k}")
     out = probs.astype(np.float64, copy=True)
     if temperature != 1.0:
-        with np.errstate(divide="ignore"):
-            logits = np.log(out) / temperature
-        out = np.exp(logits - logits.max(axis=1, keepdims=True))
+        # Shift before dividing: (log p - log p_max) / T stays finite for any T > 0
+        # (log p / T alone is -inf - -inf = nan once T is tiny).
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            logits = np.log(out)
+            out = np.exp((logits - logits.max(axis=1, keepdims=True)) / temperature)
+        out[np.isnan(out)] = 0.0  # only words of probability 0 (-inf - -inf)
     if top_k is not None and top_k < out.shape[1]:
         kth = np.partition(out, -top_k, axis=1)[:, -top_k][:, None]
         out[out < kth] = 0.0
     return out / out.sum(axis=1, keepdims=True)
+
+
+# Rows of (sentences, |V|) float64 arrays a sampling step holds at once (about
+# four): sentences are drawn in batches that keep a step under this many bytes.
+STEP_BYTES = 1 << 28
+# Generated words are kept as (sentence, word) pairs of int64: check that the
+# next CHECK_STEPS steps of them fit in memory, every CHECK_STEPS steps.
+CHECK_STEPS = 4096
 
 
 def sample_sentences(
@@ -51,21 +63,44 @@ def sample_sentences(
     seed : int, optional
         The same seed gives the same sentences.
     max_len : int
-        Stop a sentence after this many words if ``</s>`` has not come.
+        Stop a sentence after this many words if ``</s>`` has not come (any size:
+        memory grows with the words drawn, not with ``max_len``).
     prompt : list of str, optional
         Words every sentence starts with (unknown ones become ``<unk>``).
     """
-    rng = np.random.default_rng(seed)
+    return list(iter_sentences(model, n, seed, max_len, prompt, temperature, top_k))
+
+
+def iter_sentences(model: NgramModel, n: int, seed: int | None = None, max_len: int = 100,
+                   prompt: list[str] | None = None, temperature: float = 1.0, top_k: int | None = None):
+    """:func:`sample_sentences` one batch at a time, so that any ``n`` fits in memory."""
+    if seed is not None and seed < 0:
+        raise PerplexError(f"--seed must be a whole number >= 0, got {seed}")
+    reshape_distribution(np.ones((1, 1)), temperature, top_k)  # bad options fail before any work
     prompt = prompt or []
     if BOS in prompt:
         raise PerplexError("the prompt must not contain <s>: sentences already start with it")
-    prompt_ids = model.vocab.ids(prompt)
+    rng = np.random.default_rng(seed)
+    batch = max(1, STEP_BYTES // (4 * 8 * len(model.vocab)))
+    words = np.array(model.vocab.tokens, dtype=object)
+    for start in range(0, n, batch):
+        rows = _sample_ids(model, min(batch, n - start), rng, max_len, model.vocab.ids(prompt), temperature, top_k)
+        yield from (prompt + words[row].tolist() for row in rows)
+
+
+def _sample_ids(model: NgramModel, n: int, rng, max_len: int, prompt_ids: np.ndarray, temperature: float,
+                top_k: int | None) -> list[np.ndarray]:
+    """Word ids of ``n`` sentences drawn together (``</s>`` not included)."""
     state = model.initial_state(n)
     for token in prompt_ids:
         state = model.advance(state, np.full(n, token, np.int64))
-    out = np.full((n, max_len), -1, np.int64)
+    drawn_rows, drawn_ids = [], []  # per step: which sentences drew which word
     alive = np.arange(n)
-    for step in range(max_len):
+    step = 0
+    while len(alive) and step < max_len:
+        if step % CHECK_STEPS == 0:
+            check_memory(16.0 * len(alive) * CHECK_STEPS * 2, f"sampling {len(alive):,} sentences still unfinished "
+                         f"after {step:,} words", "lower --max-len")
         probs = model.distributions(state[alive])
         totals = probs.sum(axis=1)
         if np.any(totals <= 0):
@@ -75,15 +110,18 @@ def sample_sentences(
         cdf = np.cumsum(probs, axis=1)
         u = rng.random(len(alive))[:, None] * cdf[:, -1:]
         tokens = np.minimum((cdf < u).sum(axis=1), probs.shape[1] - 1)
-        out[alive, step] = tokens
         keep = tokens != model.vocab.eos_id
+        drawn_rows.append(alive[keep])
+        drawn_ids.append(tokens[keep])
         state = model.advance(state[alive][keep], tokens[keep]) if keep.any() else state[:0]
         alive = alive[keep]
-        if len(alive) == 0:
-            break
         # state rows now follow `alive`; keep a full-size array for indexing.
         full = model.initial_state(n)
         full[alive] = state
         state = full
-    words = np.array(model.vocab.tokens, dtype=object)
-    return [prompt + words[row[(row >= 0) & (row != model.vocab.eos_id)]].tolist() for row in out]
+        step += 1
+    # Group the words by sentence; a stable sort keeps each sentence's words in order.
+    rows = np.concatenate(drawn_rows) if drawn_rows else np.zeros(0, np.int64)
+    ids = np.concatenate(drawn_ids) if drawn_ids else np.zeros(0, np.int64)
+    by_row = np.argsort(rows, kind="stable")
+    return np.split(ids[by_row], np.cumsum(np.bincount(rows, minlength=n))[:-1])

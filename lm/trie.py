@@ -20,11 +20,13 @@ of look-ups is one ``np.searchsorted``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from perplex.corpus.encoded import EncodedCorpus
+from perplex.resources import check_memory
 
 # Index values in position arrays: the n-gram is not in the table, or it would
 # reach back past the sentence's <s> (so it cannot exist at all).
@@ -66,6 +68,56 @@ class PaddedStream:
         return cls(tokens, depth, predicted)
 
 
+# Peak memory of counting and estimating, per n-gram occurrence of the training
+# text (keys, counts, the estimator's per-n-gram arrays; measured on PTB, orders
+# 5 and 10: 38 and 57 bytes) and per token of the padded stream (per-order temporaries).
+BYTES_PER_OCCURRENCE = 48
+BYTES_PER_TOKEN = 64
+
+
+def longest_ngram(corpus: EncodedCorpus) -> int:
+    """The longest n-gram the corpus holds: its longest sentence with ``<s>`` and ``</s>``."""
+    lengths = np.diff(corpus.offsets)  # words + </s>
+    return int(lengths.max()) + 1 if len(lengths) else 1
+
+
+def useful_order(corpus: EncodedCorpus, order: int) -> int:
+    """``order``, or :func:`longest_ngram` with a warning when ``order`` is above it.
+
+    Higher orders add no n-gram (their tables are empty), and no probability
+    changes: a longer context is never listed, so it backs off (or, for add-k and
+    MLE, counts as unseen) exactly as the longest one does.  Capping keeps
+    ``--order 10000000`` from building millions of empty tables.
+    """
+    longest = longest_ngram(corpus)
+    if order <= longest:
+        return order
+    warnings.warn(f"order {order} is above the longest n-gram of the training text ({longest} tokens: its longest "
+                  f"sentence with <s> and </s>); a {longest}-gram model has the same probabilities, so that is "
+                  "what is built", stacklevel=3)
+    return longest
+
+
+def ngram_occurrences(corpus: EncodedCorpus, order: int) -> float:
+    """n-grams of orders 2..``order`` in the corpus, repeats included (a float: it can be huge).
+
+    A sentence of s stream tokens (``<s>``, words, ``</s>``) holds s - n + 1
+    n-grams of order n <= s, so sum_{n=2}^{m} (s - n + 1) = (m - 1)(2s - m) / 2
+    with m = min(order, s).
+    """
+    s = np.diff(corpus.offsets).astype(np.float64) + 1
+    m = np.minimum(float(order), s)
+    return float(((m - 1) * (2 * s - m) / 2).sum())
+
+
+def check_counting_memory(corpus: EncodedCorpus, order: int) -> None:
+    """Refuse (before allocating) an order whose tables would not fit in memory."""
+    tokens = corpus.n_tokens + corpus.n_sentences
+    need = BYTES_PER_OCCURRENCE * ngram_occurrences(corpus, order) + BYTES_PER_TOKEN * tokens
+    check_memory(need, f"an order-{order} n-gram model of {corpus.n_tokens:,} training tokens",
+                 "lower --order (or split the text into sentences, one per line)")
+
+
 class NgramTrie:
     """Sorted key tables for orders 1..N, with raw counts when built from text.
 
@@ -98,7 +150,11 @@ class NgramTrie:
 
         Each order is one ``np.unique`` over int64 keys built from the previous
         order's per-position indices: no Python loop over tokens or n-grams.
+        An order above :func:`useful_order` is lowered to it (with a warning):
+        the tables and the probabilities are the same.
         """
+        order = useful_order(corpus, order)
+        check_counting_memory(corpus, order)
         V = len(corpus.vocab)
         stream = PaddedStream.of(corpus, V)
         radix = V + 1
@@ -138,12 +194,14 @@ class NgramTrie:
 
     def suffix(self, n: int) -> np.ndarray:
         """Index in table ``n - 1`` of each order-``n`` n-gram's last ``n - 1`` words."""
-        if n not in self._suffix:
-            if n == 2:
-                self._suffix[n] = self.last_word(2)
+        # Bottom-up from the highest cached order (a loop, not recursion: orders
+        # can run into the thousands): suffix(w1..wn) = (suffix of the parent w1..w(n-1), then wn).
+        m = max([k for k in self._suffix if k <= n], default=1)
+        for k in range(m + 1, n + 1):
+            if k == 2:
+                self._suffix[k] = self.last_word(2)
             else:
-                # suffix(w1..wn) = (suffix of the parent w1..w(n-1), then wn)
-                self._suffix[n] = self.lookup(n - 1, self.suffix(n - 1)[self.parent(n)], self.last_word(n))
+                self._suffix[k] = self.lookup(k - 1, self._suffix[k - 1][self.parent(k)], self.last_word(k))
         return self._suffix[n]
 
     def first_word(self, n: int) -> np.ndarray:

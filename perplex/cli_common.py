@@ -41,7 +41,7 @@ def parse_split(text: str) -> tuple[float, float]:
         parts = [float(p) for p in text.split("/")]
     except ValueError:
         parts = []
-    if len(parts) != 3 or min(parts) < 0 or parts[0] <= 0 or parts[2] <= 0:
+    if len(parts) != 3 or not all(map(math.isfinite, parts)) or min(parts) < 0 or parts[0] <= 0 or parts[2] <= 0:
         raise argparse.ArgumentTypeError(f"expected TRAIN/VALID/TEST percentages such as 80/10/10, got {text!r}")
     total = sum(parts)
     return parts[1] / total, parts[2] / total
@@ -54,6 +54,19 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """An argparse type: a random seed, 0 .. 2**32 - 1 (see :mod:`perplex.seeding`)."""
+    from perplex.seeding import MAX_SEED, seed_in_range
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not seed_in_range(value):
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SEED}, got {value}")
     return value
 
 
@@ -136,20 +149,22 @@ def progress_enabled() -> bool:
 
 
 __all__ = ["Parser", "Formatter", "add_data_options", "load_data", "print_results", "positive_int",
-           "positive_float", "non_negative_float", "finite_float",
+           "positive_float", "non_negative_float", "finite_float", "seed_int",
            "parse_split", "progress_enabled", "check_outputs", "PerplexError"]
 
 
-def check_outputs(files: Sequence[tuple[str, str | None]] = (), folders: Sequence[tuple[str, str | None]] = ()) -> None:
+def check_outputs(files: Sequence[tuple[str, str | None]] = (), folders: Sequence[tuple[str, str | None]] = (),
+                  make_folders: bool = False) -> None:
     """Check every output option before the long work starts (see :mod:`perplex.fileio`).
 
     ``files`` and ``folders`` are (option, path) pairs; options left unset (None) are skipped.
+    ``make_folders``: the command creates the files' missing folders (the Transformer's runs/).
     """
     from perplex.fileio import check_output_file, check_output_folder
 
     for option, path in files:
         if path is not None:
-            check_output_file(path, option)
+            check_output_file(path, option, make_folder=make_folders)
     for option, path in folders:
         if path is not None:
             check_output_folder(path, option)

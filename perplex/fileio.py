@@ -57,12 +57,13 @@ def _writable_folder(folder: Path, label: str) -> None:
     os.unlink(probe)
 
 
-def check_output_file(path: str | os.PathLike, option: str | None = None) -> Path:
+def check_output_file(path: str | os.PathLike, option: str | None = None, make_folder: bool = False) -> Path:
     """Check that ``path`` can receive a file we write; return where the bytes will go.
 
     Refused (one line naming ``option``): an existing target that is not a regular
-    file, a missing folder, a folder we cannot write to.  A symbolic link to a
-    regular file is followed, so the link itself stays in place.
+    file, a missing folder (unless ``make_folder``: the writer creates it, so its
+    nearest existing ancestor must take it), a folder we cannot write to.  A symbolic
+    link to a regular file is followed, so the link itself stays in place.
     """
     dest = Path(path)
     label = _label(path, option)
@@ -79,9 +80,12 @@ def check_output_file(path: str | os.PathLike, option: str | None = None) -> Pat
     if mode is not None and not stat.S_ISREG(mode):
         raise PerplexError(f"cannot write {label}: it is {_kind(mode)}, not a regular file; give a file name")
     folder = dest.parent if str(dest.parent) else Path(".")
-    if not folder.is_dir():
+    if make_folder and not folder.exists():
+        check_output_folder(folder, option)
+    elif not folder.is_dir():
         raise PerplexError(f"cannot write {label}: folder {folder} does not exist")
-    _writable_folder(folder, label)
+    else:
+        _writable_folder(folder, label)
     return dest
 
 

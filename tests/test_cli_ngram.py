@@ -129,7 +129,8 @@ def test_option_combinations(capsys, corpus_file):
     one_line_error(code, err, 1, "not backoff models")
 
 
-GOOD_ARPA = "\\data\\\nngram 1=3\nngram 2=2\n\n\\1-grams:\n-0.5\t</s>\n-99\t<s>\t-0.3\n-0.2\ta\t-0.1\n\n\\2-grams:\n-0.1\t<s> a\n-0.2\ta </s>\n\n\\end\\\n"
+# A distribution: after <s>, "a" (0.794) + backoff 0.4114 x P(</s>) 0.5 = 1; after "a" likewise.
+GOOD_ARPA = "\\data\\\nngram 1=3\nngram 2=2\n\n\\1-grams:\n-0.30103\t</s>\n-99\t<s>\t-0.38580\n-0.30103\ta\t-0.13189\n\n\\2-grams:\n-0.1\t<s> a\n-0.2\ta </s>\n\n\\end\\\n"
 
 
 @pytest.mark.parametrize(
@@ -140,7 +141,7 @@ GOOD_ARPA = "\\data\\\nngram 1=3\nngram 2=2\n\n\\1-grams:\n-0.5\t</s>\n-99\t<s>\
         (GOOD_ARPA.replace("-0.2\ta </s>", "-0.2\tzz </s>"), "not among the unigrams"),
         (GOOD_ARPA.replace("-0.1\t<s> a", "abc\t<s> a"), "not a number"),
         ("hello world\n", "no \\data\\ header"),
-        (GOOD_ARPA.replace("-0.5\t</s>\n", "-0.5\t</s>\textra\tfields\n"), "fields"),
+        (GOOD_ARPA.replace("-0.30103\t</s>\n", "-0.30103\t</s>\textra\tfields\n"), "fields"),
     ],
 )
 def test_malformed_arpa_files(capsys, tmp_path, text, pattern):

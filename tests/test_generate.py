@@ -57,5 +57,6 @@ def test_generate_refuses_a_non_finite_temperature_and_a_negative_ngram_seed(tmp
         with pytest.raises(SystemExit) as usage:  # argparse: a usage error, status 2
             cli.main(["generate", "--model", str(path), "--temperature", bad])
         assert usage.value.code == 2 and "--temperature: must be a finite number" in capsys.readouterr().err
-    code, _, err = run(capsys, "generate", "--model", path, "--seed", "-1")
-    assert code == 1 and err.startswith("perplex: error: --seed must be a whole number >= 0")
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["generate", "--model", str(path), "--seed", "-1"])
+    assert usage.value.code == 2 and "--seed: must be from 0 to 4294967295, got -1" in capsys.readouterr().err
