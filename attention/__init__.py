@@ -20,7 +20,8 @@ adaptive softmax), :mod:`~attention.config` (the settings), :mod:`~attention.mod
 :mod:`~attention.windows` (training windows, sliding evaluation windows),
 :mod:`~attention.train`, :mod:`~attention.scoring` (the ``eval.LanguageModel``),
 :mod:`~attention.generate`, :mod:`~attention.heatmap`,
-:mod:`~attention.checkpoint`, :mod:`~attention.pretrained`, :mod:`~attention.cli`.
+:mod:`~attention.checkpoint` (checked before anything is built), :mod:`~attention.memory`
+(sizes estimated before allocating), :mod:`~attention.pretrained`, :mod:`~attention.cli`.
 """
 
 import importlib

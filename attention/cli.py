@@ -11,8 +11,8 @@ import argparse
 import sys
 
 from perplex.attention.config import TrainConfig, TransformerConfig
-from perplex.cli_common import (Formatter, add_data_options, load_data, positive_float, positive_int, print_results,
-                                 progress_enabled)
+from perplex.cli_common import (Formatter, add_data_options, check_outputs, finite_float, load_data, positive_float,
+                                 positive_int, print_results, progress_enabled, seed_int)
 from perplex.device import DEVICES
 from perplex.errors import PerplexError
 
@@ -62,7 +62,7 @@ def register(sub) -> None:
     m.add_argument("--context", type=positive_int, default=None,
                    help=f"tokens of context: the model's positions when training (default {ARCH.context}); "
                         "with --eval-only the evaluation window (at most the model's)")
-    m.add_argument("--dropout", type=float, default=ARCH.dropout, help="dropout on embeddings, attention and residuals")
+    m.add_argument("--dropout", type=finite_float, default=ARCH.dropout, help="dropout on embeddings, attention and residuals")
     m.add_argument("--d-ff", type=int, default=ARCH.d_ff, help="feed-forward width (0 = 4 x d-model)")
     m.add_argument("--positional", choices=["learned", "sinusoidal"], default=ARCH.positional, help="positional encoding")
     m.add_argument("--output", choices=["adaptive", "full"], default=ARCH.output,
@@ -83,17 +83,17 @@ def register(sub) -> None:
                         "however loaded, for a seed (on a CPU)")
     t.add_argument("--batch-size", type=positive_int, default=RUN.batch_size, help="windows per step")
     t.add_argument("--lr", type=positive_float, default=RUN.lr, help="peak AdamW learning rate")
-    t.add_argument("--warmup", type=float, default=RUN.warmup,
+    t.add_argument("--warmup", type=finite_float, default=RUN.warmup,
                    help="share of the budget for the linear warm-up (default %(default)s)")
-    t.add_argument("--decay", type=float, default=RUN.decay,
+    t.add_argument("--decay", type=finite_float, default=RUN.decay,
                    help="share of the budget, at its end, for the cosine decay to 1%% of --lr; before it the "
                         "learning rate stays at its peak (default %(default)s; 1 = cosine right after the warm-up)")
-    t.add_argument("--weight-decay", type=float, default=RUN.weight_decay, help="AdamW weight decay on matrices")
+    t.add_argument("--weight-decay", type=finite_float, default=RUN.weight_decay, help="AdamW weight decay on matrices")
     t.add_argument("--eval-every", type=positive_float, default=RUN.eval_every_minutes,
                    help="score valid every this many training minutes (with --epochs alone: after every epoch)")
     t.add_argument("--eval-every-steps", type=positive_int, default=None, metavar="K",
                    help="with --steps: score valid every K steps (default a fifth of --steps)")
-    t.add_argument("--seed", type=int, default=RUN.seed, help="random seed (runs with --epochs repeat exactly on a CPU)")
+    t.add_argument("--seed", type=seed_int, default=RUN.seed, help="random seed (runs with --epochs repeat exactly on a CPU)")
     t.add_argument("--device", choices=DEVICES, default="auto",
                    help="where to train and score (CUDA runs in mixed precision)")
     f = p.add_argument_group("files")
@@ -137,19 +137,35 @@ def build_configs(args, vocab_size: int) -> tuple[TransformerConfig, TrainConfig
     return model, train
 
 
+def check_training_memory(c: TransformerConfig, batch_size: int, n_tokens: int) -> None:
+    """Refuse, naming the options, a model and batch this machine cannot train."""
+    from perplex.attention.memory import training_bytes
+    from perplex.resources import check_memory
+
+    what = (f"--d-model {c.d_model} --layers {c.n_layers} --heads {c.n_heads} --d-ff {c.d_ff} --context {c.context} "
+            f"--batch-size {batch_size} over {c.vocab_size:,} words")
+    check_memory(training_bytes(c, batch_size, n_tokens), f"a Transformer with {what}",
+                 "lower --d-model, --layers, --d-ff, --context or --batch-size")
+
+
 def run_transformer(args) -> int:
     from perplex.attention.checkpoint import load_checkpoint
     from perplex.attention.recipe import score_transformer, train_transformer
     from perplex.device import resolve_device
 
-    splits = load_data(args)
     log = args.log or f"{args.checkpoint}.log.json"
+    if not args.eval_only:  # before the data is read and the model trained, not after
+        check_outputs(files=[("--checkpoint", args.checkpoint), ("--checkpoint (its .last file)", f"{args.checkpoint}.last"),
+                             ("--log", log)], make_folders=True)
+    splits = load_data(args)
     if args.eval_only:
         model, _, _ = load_checkpoint(args.checkpoint, vocab=splits.vocab, device=resolve_device(args.device))
         run = score_transformer(model, splits, context=args.context, stride=args.stride,
                                 prediction_entropy=args.prediction_entropy)
     else:
         model_config, train_config = build_configs(args, len(splits.vocab))
+        if not args.resume:  # a resumed run's sizes are its checkpoint's, checked when it is read
+            check_training_memory(model_config, train_config.batch_size, splits.train.n_tokens)
         run = train_transformer(splits, model_config, train_config, device=args.device, checkpoint=args.checkpoint,
                                 log=log, init_embeddings=args.init_embeddings, resume=args.resume,
                                 progress=progress_enabled(), stride=args.stride,
@@ -179,12 +195,12 @@ def run_transformer(args) -> int:
 
 
 def run_attention(args) -> int:
-    import json
-
     from perplex.attention.checkpoint import load_checkpoint
-    from perplex.device import resolve_device
     from perplex.attention.heatmap import attention_maps, draw_heatmaps
+    from perplex.device import resolve_device
+    from perplex.jsonout import dumps
 
+    check_outputs(folders=[("--out", args.out)])
     model, vocab, _ = load_checkpoint(args.model, device=resolve_device(args.device))
     maps = attention_maps(model, vocab, args.sentence)
     paths = draw_heatmaps(maps, args.out)
@@ -192,7 +208,7 @@ def run_attention(args) -> int:
     for record, path in zip(records, paths):
         record["png"] = str(path)
     if args.json:
-        print(json.dumps(records, indent=2))
+        print(dumps(records, indent=2))
         return 0
     print(f"positions: {' '.join(maps.tokens)}")
     print(f"{'layer':>5}  {'head':>4}  {'mean row entropy (bits)':>23}  png")

@@ -114,6 +114,6 @@ class TransformerLM(nn.Module):
         directions (what word vectors carry) are kept.
         """
         with torch.no_grad():
-            v = vectors[found].float()
+            v = vectors[found].double()  # float64: squares of large components do not overflow
             v = v / v.pow(2).mean().sqrt().clamp_min(1e-12) * 0.02
-            self.tok_emb.weight[found] = v.to(self.tok_emb.weight.device)
+            self.tok_emb.weight[found] = v.to(self.tok_emb.weight.device, torch.float32)

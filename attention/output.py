@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from perplex.attention.config import cluster_bounds, tail_width
 from perplex.errors import PerplexError
 
 
@@ -82,8 +83,7 @@ class AdaptiveSoftmax(nn.Module):
         cutoffs = list(cutoffs)
         if not cutoffs or any(c <= 0 for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
             raise PerplexError(f"--cutoffs must be increasing positive word ranks such as 2000,6000, got {cutoffs}")
-        cutoffs = [c for c in cutoffs if c < vocab_size]
-        self.bounds = [0] + cutoffs + [vocab_size]  # cluster j covers ids bounds[j]..bounds[j+1]-1
+        self.bounds = cluster_bounds(vocab_size, cutoffs)  # cluster j covers ids bounds[j]..bounds[j+1]-1
         self.shortlist = self.bounds[1]
         self.n_tails = len(self.bounds) - 2
         self.tie = tie
@@ -92,7 +92,7 @@ class AdaptiveSoftmax(nn.Module):
         self.head_bias = nn.Parameter(torch.zeros(self.shortlist + self.n_tails))
         self.tails = nn.ModuleList()
         for i in range(self.n_tails):
-            width = max(1, int(d_model // div_value ** (i + 1)))
+            width = tail_width(d_model, div_value, i)
             size = self.bounds[i + 2] - self.bounds[i + 1]
             self.tails.append(nn.Sequential(nn.Linear(d_model, width, bias=False), nn.Linear(width, size, bias=False)))
 

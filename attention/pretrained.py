@@ -18,6 +18,8 @@ from perplex.corpus.vocabulary import Vocabulary
 from perplex.embeddings.vectors import load_vectors
 from perplex.errors import PerplexError
 
+MAX_COMPONENT = 1e6  # trained word vectors have components of order 1 (GloVe, SGNS: below 100)
+
 
 def embedding_matrix(path: str | os.PathLike, vocab: Vocabulary, d_model: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The vectors of ``path`` laid out by vocabulary id.
@@ -45,4 +47,17 @@ def embedding_matrix(path: str | os.PathLike, vocab: Vocabulary, d_model: int) -
                            "give vectors trained on the same data")
     vectors = np.zeros((len(vocab), d_model), np.float32)
     vectors[found] = kv.vectors[rows[found]]
+    _check_magnitude(path, vectors, vocab)
     return torch.from_numpy(vectors), torch.from_numpy(found)
+
+
+def _check_magnitude(path, vectors: np.ndarray, vocab: Vocabulary) -> None:
+    """Refuse nan/inf or absurd values: rescaled together, one such row would wipe out (or
+    turn into nan) every other word's initial embedding."""
+    largest = np.abs(vectors).max(axis=1)  # nan propagates
+    bad = np.flatnonzero(~(largest <= MAX_COMPONENT))
+    if bad.size:
+        word, value = vocab.tokens[bad[0]], largest[bad[0]]
+        what = "nan or inf values" if not np.isfinite(value) else f"a component of {value:.3g}"
+        raise PerplexError(f"{path} gives the word {word!r} {what} ({bad.size} word(s) in all); word vectors stay "
+                           f"far below {MAX_COMPONENT:g}: the file is corrupt")

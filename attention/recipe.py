@@ -59,19 +59,30 @@ def build_trainer(data: Splits, model_config: TransformerConfig, train_config: T
     """
     from perplex.attention.checkpoint import last_path, load_checkpoint
     from perplex.attention.model import TransformerLM
-    from perplex.attention.train import Trainer, set_seed
+    from perplex.attention.memory import training_bytes
+    from perplex.attention.train import Trainer, check_finite_weights, set_seed
+    from perplex.resources import check_memory
 
     if resume:
         if checkpoint is None:
             raise PerplexError("resuming needs the checkpoint of the interrupted run")
         if init_embeddings:
             raise PerplexError("--init-embeddings cannot be combined with --resume (the run already has its embeddings)")
-        model, _, state = load_checkpoint(last_path(checkpoint), vocab=data.vocab, device=device)
+        last = last_path(checkpoint)
+        model, _, state = load_checkpoint(last, vocab=data.vocab, device=device)
         if "train" not in state:
-            raise PerplexError(f"{last_path(checkpoint)} holds no training state; start a new run without --resume")
-        trainer = Trainer(model, data.vocab, TrainConfig.from_dict(state["train"]["config"]), device, checkpoint,
-                          log, progress, report=not progress)
-        trainer.load_state_dict(state["train"])
+            raise PerplexError(f"{last} holds no training state; start a new run without --resume")
+        saved = state["train"]
+        try:
+            config = TrainConfig.from_saved(saved.get("config"), "train.config")
+        except PerplexError as exc:
+            raise PerplexError(f"{last} is a damaged checkpoint: {exc}; start a new run without --resume") from None
+        c = model.config
+        check_memory(training_bytes(c, config.batch_size, data.train.n_tokens),
+                     f"resuming {last} ({c.n_layers} layers, d_model {c.d_model}, context {c.context}, "
+                     f"train.config.batch_size {config.batch_size})")
+        trainer = Trainer(model, data.vocab, config, device, checkpoint, log, progress, report=not progress)
+        trainer.load_state_dict(saved, source=last)
         return trainer, None
     set_seed(train_config.seed)
     model = TransformerLM(model_config)
@@ -81,6 +92,7 @@ def build_trainer(data: Splits, model_config: TransformerConfig, train_config: T
 
         vectors, found = embedding_matrix(init_embeddings, data.vocab, model_config.d_model)
         model.init_embeddings(vectors, found)
+        check_finite_weights(model, f"the embeddings initialised from {init_embeddings}")
         covered = (int(found.sum()), len(found))
     return Trainer(model, data.vocab, train_config, device, checkpoint, log, progress, report=not progress), covered
 
@@ -117,8 +129,9 @@ def train_transformer(data: Splits, model_config: TransformerConfig, train_confi
     from perplex.device import resolve_device
 
     device = resolve_device(device)
-    if checkpoint is not None:
-        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+    for path in (checkpoint, log):  # runs/ by default: made on demand (the CLI checked it can be)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     if stride is not None:
         train_config = dataclasses.replace(train_config, eval_stride=stride)
     trainer, covered = build_trainer(data, model_config, train_config, device, checkpoint=checkpoint, log=log,

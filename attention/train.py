@@ -29,13 +29,12 @@ final scores, so the curve's points and the final figure are the same measure.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -43,17 +42,20 @@ from typing import Callable
 import numpy as np
 import torch
 
-from perplex.attention.checkpoint import last_path, read_checkpoint, save_checkpoint
+from perplex.attention.checkpoint import last_path, load_checkpoint, save_checkpoint
 from perplex.attention.config import TrainConfig
 from perplex.attention.device import autocast, grad_scaler
 from perplex.attention.model import TransformerLM
 from perplex.attention.scoring import TransformerScorer
+from perplex.attention.train_state import check_train_state
 from perplex.attention.windows import epoch_starts, gather_windows, shifted_inputs
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.corpus.vocabulary import Vocabulary
 from perplex.eval.metrics import evaluate
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write
+from perplex.jsonout import dumps
+from perplex.signals import sigterm_as_interrupt
 
 
 def set_seed(seed: int) -> None:
@@ -188,16 +190,28 @@ class Trainer:
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return state
 
-    def load_state_dict(self, state: dict) -> None:
-        """Continue from a saved training state (after loading the model weights)."""
+    def load_state_dict(self, state: dict, source: str | os.PathLike | None = None) -> None:
+        """Continue from a saved training state (after loading the model weights).
+
+        The state is checked first (:func:`check_train_state`); a refusal names ``source``.
+        """
+        try:
+            check_train_state(state, self.optimizer)
+        except PerplexError as exc:
+            where = f"{source} is a damaged checkpoint" if source is not None else "the training state is damaged"
+            raise PerplexError(f"{where}: {exc}; start a new run without --resume") from None
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
+        if state["scaler"]:  # a CPU run saves a disabled scaler's empty state: a GPU run keeps its fresh one
+            self.scaler.load_state_dict(state["scaler"])
         for key in ("step", "epoch", "batch_in_epoch", "train_seconds", "tokens_seen", "best_valid"):
             setattr(self, key, state[key])
         self.history = json.loads(state["history"])
         torch.set_rng_state(state["torch_rng"])
         if self.device.type == "cuda" and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+            try:
+                torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+            except RuntimeError:
+                pass  # a state from another GPU generation: this run's sampling differs, nothing else
 
     def _save_last(self, rng_state: torch.Tensor | None = None) -> None:
         if self.checkpoint is not None:
@@ -243,7 +257,7 @@ class Trainer:
         self._save_last()
         if self.log_path is not None:
             with atomic_write(self.log_path, "w") as f:
-                json.dump(self.history, f, indent=1)
+                f.write(dumps(self.history, indent=1))  # strict JSON: a nan loss is null
         return record
 
     # ------------------------------------------------------------------- loop
@@ -269,6 +283,7 @@ class Trainer:
         n = train.n_tokens
         if n < 2:
             raise PerplexError(f"the training data has {n} token(s); give at least one sentence with a word")
+        check_finite_weights(self.model, "the model's initial weights")
         x = shifted_inputs(train.ids)
         length = min(mc.context, n)
         self._n_batches = self._steps_per_epoch(n)
@@ -278,7 +293,8 @@ class Trainer:
         every_steps = c.eval_interval_steps()
         self.model.train()
         rng_state = torch.get_rng_state()
-        previous_handler = _sigterm_as_interrupt()
+        sigterm = contextlib.ExitStack()  # SIGTERM as Ctrl-C: a killed run saves its state (perplex.signals)
+        sigterm.enter_context(sigterm_as_interrupt())
         try:
             while not self._done():
                 starts = epoch_starts(n, mc.context, c.seed, self.epoch)
@@ -304,8 +320,9 @@ class Trainer:
                     rng_state = torch.get_rng_state()  # where an interrupted next step must restart from
                     self.train_seconds += dt
                     self.tokens_seen += targets.numel()
-                    if not math.isfinite(loss_value):
-                        raise PerplexError(f"the training loss became {loss_value} at step {self.step}; lower --lr (now {c.lr})")
+                    if not math.isfinite(loss_value):  # the weights were finite at the start (checked above)
+                        raise PerplexError(f"the training loss became {loss_value} at step {self.step}: the weights "
+                                           f"diverged; train again with a lower --lr (this run's is {c.lr})")
                     self._loss_sum += loss_value
                     self._loss_count += 1
                     if bar is not None:
@@ -334,30 +351,22 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-            if previous_handler is not None:
-                signal.signal(signal.SIGTERM, previous_handler)
+            sigterm.close()
         if self.best_state is None and self.checkpoint is not None and self.checkpoint.exists():
             # A resumed run that did not improve on valid: the best model is the one saved before.
-            self.best_state = read_checkpoint(self.checkpoint)["model"]
+            self.best_state = load_checkpoint(self.checkpoint, vocab=self.vocab)[0].state_dict()
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         self.model.eval()
         return self
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def _sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C during training, so a killed run saves its state.
-
-    Returns the previous handler (None when not in the main thread, where
-    Python cannot install signal handlers).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_interrupt)
+def check_finite_weights(model: torch.nn.Module, what: str) -> None:
+    """Refuse weights holding nan or inf before training (so a nan loss is never blamed on the
+    learning rate when the run started from broken weights)."""
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p.detach()).all():
+            raise PerplexError(f"{what} hold nan or inf values (in {name}); the run cannot start from them")
 
 
 def _progress_bar(config: TrainConfig, enabled: bool, seconds_done: float, steps_done: int):
@@ -368,6 +377,6 @@ def _progress_bar(config: TrainConfig, enabled: bool, seconds_done: float, steps
     if config.steps is not None:
         return tqdm(total=config.steps, initial=steps_done, unit="step", desc="training")
     if config.minutes is not None:
-        return tqdm(total=round(60 * config.minutes), initial=seconds_done, unit="s", desc="training",
+        return tqdm(total=round(min(60 * config.minutes, 1e12)), initial=seconds_done, unit="s", desc="training",
                     bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt}s {postfix}")
     return tqdm(total=None, initial=steps_done, unit="step", desc="training")
