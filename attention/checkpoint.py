@@ -33,7 +33,7 @@ from perplex.attention.memory import loading_bytes
 from perplex.attention.model import TransformerConfig, TransformerLM
 from perplex.corpus.vocabulary import BOS, EOS, UNK, Vocabulary
 from perplex.errors import PerplexError
-from perplex.fileio import atomic_write
+from perplex.fileio import atomic_write, check_input_file
 from perplex.resources import check_memory
 
 FORMAT = "perplex-transformer"
@@ -83,8 +83,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         (one line naming the file and the entry at fault).
     """
     p = Path(path)
-    if not p.is_file():
-        raise PerplexError(f"checkpoint not found: {p}; train one with 'perplex transformer --checkpoint {p}'")
+    check_input_file(p, "checkpoint", hint=f"train one with 'perplex transformer --checkpoint {p}'")
     try:
         with warnings.catch_warnings():  # a damaged pickle can warn (odd protocol) before it fails: one line only
             warnings.simplefilter("ignore")
@@ -264,6 +263,8 @@ def is_checkpoint(path: str | os.PathLike) -> bool:
     are False, as is a missing file.  A zip too damaged to list counts as a
     checkpoint, so that loading it says what is wrong.
     """
+    if not os.path.isfile(path):  # a device such as /dev/zero would be read forever
+        return False
     try:
         with open(path, "rb") as f:
             if f.read(4) != ZIP_MAGIC:

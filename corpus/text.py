@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from perplex.errors import PerplexError
+from perplex.fileio import check_input_file
 
 Sentence = list[str]
 
@@ -41,8 +42,7 @@ def read_text(path: str | os.PathLike) -> str:
         if not files:
             raise PerplexError(f"folder {p} contains no files; give a text file or a folder of them")
         return "\n".join(read_text(f) for f in files)
-    if not p.exists():
-        raise PerplexError(f"file not found: {p}")
+    check_input_file(p, "file", stream_ok=True)
     try:
         data = p.read_bytes()
     except OSError as exc:

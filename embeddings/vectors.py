@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from perplex.errors import PerplexError
-from perplex.fileio import atomic_write
+from perplex.fileio import atomic_write, check_input_file
 
 TEXT_SUFFIXES = (".txt", ".vec", ".text")
 
@@ -117,9 +117,7 @@ def sniff_format(path: str | os.PathLike) -> str:
         fits none of the formats.
     """
     p = Path(path)
-    if not p.is_file():
-        raise PerplexError(f"vectors file not found: {p}; train some with 'perplex embed --out {p}' "
-                           "or name an existing file")
+    check_input_file(p, "vectors file", hint=f"train some with 'perplex embed --out {p}' or name an existing file")
     with open(p, "rb") as f:
         head = f.read(1 << 16)
     if not head.strip():

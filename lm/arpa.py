@@ -25,7 +25,7 @@ from perplex.lm.backoff import BackoffModel
 from perplex.lm.trie import NgramTrie
 from perplex.lm.validate import check_log10, check_normalized
 from perplex.errors import PerplexError
-from perplex.fileio import atomic_write
+from perplex.fileio import atomic_write, check_input_file
 
 # KenLM gives <unk> this log10 probability when an ARPA file lacks it.
 MISSING_UNK_LOG10 = -100.0
@@ -116,8 +116,7 @@ def _lines(logp: np.ndarray, ids: np.ndarray, tokens: _TokenBytes, logbo: np.nda
 
 
 def _read_text(path: Path) -> str:
-    if not path.exists():
-        raise PerplexError(f"ARPA file not found: {path}")
+    check_input_file(path, "ARPA file", stream_ok=True)
     try:
         data = path.read_bytes()
         if data[:2] == b"\x1f\x8b":

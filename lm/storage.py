@@ -27,7 +27,7 @@ from perplex.lm.base import NgramModel
 from perplex.lm.trie import NgramTrie
 from perplex.lm.validate import check_array, check_counts, check_keys, check_log10, check_normalized, ngram_namer, refuse
 from perplex.errors import PerplexError
-from perplex.fileio import atomic_write
+from perplex.fileio import atomic_write, check_input_file
 
 FORMAT = "perplex-ngram"
 VERSION = 1
@@ -75,10 +75,9 @@ def load_model(path: str | os.PathLike) -> NgramModel:
         one whose values cannot be a model; one line naming the file and the problem.
     """
     path = Path(path)
-    if not path.exists():
-        raise PerplexError(f"model file not found: {path}")
+    check_input_file(path, "model file")
     unreadable = (f"{path} is not a readable perplex n-gram model (corrupt, truncated or another format); "
-                  "retrain it with 'cli.py ngram --save', or give an ARPA file with --arpa")
+                  "retrain it with 'perplex ngram --save', or give an ARPA file with --arpa")
     try:
         _check_array_sizes(path)
         with np.load(path, allow_pickle=False) as data:
@@ -190,6 +189,8 @@ def _build(header: dict, arrays: dict, where: str) -> NgramModel:
 
 def is_model_file(path: str | os.PathLike) -> bool:
     """True if ``path`` looks like a perplex n-gram model (a zip with our header)."""
+    if not os.path.isfile(path):  # a device such as /dev/zero would be read forever
+        return False
     try:
         with zipfile.ZipFile(path) as z:
             return "header.npy" in z.namelist()

@@ -106,6 +106,22 @@ def check_output_folder(path: str | os.PathLike, option: str | None = None) -> P
     return folder
 
 
+def check_input_file(path: str | os.PathLike, what: str, hint: str = "", stream_ok: bool = False) -> Path:
+    """Check that ``path`` is something a reader can take: a regular file, or with
+    ``stream_ok`` a pipe too (``--train <(zcat corpus.gz)``).  A device (``/dev/zero``
+    would be read until memory runs out), a socket or a folder is refused in one line."""
+    p = Path(path)
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise PerplexError(f"{what} not found: {p}" + (f"; {hint}" if hint else "")) from None
+    except OSError as exc:
+        raise PerplexError(f"cannot read {what} {p}: {exc.strerror}") from None
+    if stat.S_ISREG(mode) or (stream_ok and stat.S_ISFIFO(mode)):
+        return p
+    raise PerplexError(f"{p} is {_kind(mode)}, not a {what}; give a regular file")
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success rename it onto ``path``.

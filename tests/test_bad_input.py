@@ -152,7 +152,7 @@ MODEL_READERS = {
                                       "--init-embeddings", "X", "--checkpoint", "new.pt"],
 }
 BAD_FILES = {"empty": "empty.txt", "whitespace": "blank.txt", "binary": "binary.dat", "non-UTF-8": "latin1.txt",
-             "folder": "dir", "missing": "missing.txt"}
+             "folder": "dir", "missing": "missing.txt", "device": "/dev/zero"}
 # Text options take a folder of text files too: the bad folder for them is an empty one.
 BAD_TEXTS = BAD_FILES | {"folder": "empty-dir"}
 

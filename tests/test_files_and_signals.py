@@ -132,7 +132,8 @@ WRITES = {
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("what", list(WRITES))
-def test_a_signal_during_a_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch, capsys, what, signum, status):
+def test_a_signal_during_a_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch, capsys, default_sigint,
+                                                                     what, signum, status):
     argv, name = WRITES[what]
     out = tmp_path / name
     out.write_bytes(b"the previous file")
@@ -148,9 +149,21 @@ def test_a_signal_during_a_write_keeps_the_old_file_and_no_temporary(tmp_path, m
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
 
 
+@pytest.fixture
+def default_sigint():
+    """Ctrl-C raises KeyboardInterrupt, even where the test runner inherited SIGINT
+    ignored (a job started in the background by a non-interactive shell)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _perplex(*argv, **kw):
+    """``python -m perplex argv`` in a child whose SIGINT does what Ctrl-C does (a child of a
+    background job inherits SIGINT ignored, and Python then keeps it ignored)."""
     return subprocess.Popen([sys.executable, "-m", "perplex", *map(str, argv)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kw)
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
@@ -199,3 +212,20 @@ def test_a_transformer_killed_with_sigkill_resumes_and_finishes(tmp_path):
     assert torch.load(last, weights_only=True)["train"]["step"] == 200
     assert json.loads(out)[0]["perplexity"] > 1
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_pipe_is_read_as_text_but_a_device_is_refused(tmp_path):
+    """``--train <(zcat corpus.gz)`` hands perplex a pipe: it is read like a file.  A
+    character device such as /dev/zero would be read until memory runs out: refused."""
+    import threading
+
+    from perplex.corpus.text import read_text
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=lambda: pipe.write_text("the cat sat\na dog ran\n"))
+    writer.start()
+    assert read_text(pipe) == "the cat sat\na dog ran\n"
+    writer.join()
+    with pytest.raises(PerplexError, match="/dev/zero is a character device, not a file"):
+        read_text("/dev/zero")
