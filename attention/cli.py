@@ -151,6 +151,7 @@ def check_training_memory(c: TransformerConfig, batch_size: int, n_tokens: int) 
 def run_transformer(args) -> int:
     from perplex.attention.checkpoint import load_checkpoint
     from perplex.attention.recipe import score_transformer, train_transformer
+    from perplex.attention.scoring import window_stride
     from perplex.device import resolve_device
 
     log = args.log or f"{args.checkpoint}.log.json"
@@ -166,6 +167,7 @@ def run_transformer(args) -> int:
         model_config, train_config = build_configs(args, len(splits.vocab))
         if not args.resume:  # a resumed run's sizes are its checkpoint's, checked when it is read
             check_training_memory(model_config, train_config.batch_size, splits.train.n_tokens)
+            window_stride(model_config.context, args.stride)  # a bad --stride fails now, not after training
         run = train_transformer(splits, model_config, train_config, device=args.device, checkpoint=args.checkpoint,
                                 log=log, init_embeddings=args.init_embeddings, resume=args.resume,
                                 progress=progress_enabled(), stride=args.stride,

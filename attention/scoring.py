@@ -29,6 +29,14 @@ from perplex.errors import PerplexError
 LOG10_E = 1.0 / math.log(10.0)
 
 
+def window_stride(context: int, stride: int | None) -> int:
+    """The stride of the scoring windows: ``stride``, checked against ``context``, or context/2."""
+    stride = max(1, context // 2) if stride is None else stride
+    if not 1 <= stride <= context:
+        raise PerplexError(f"--stride must be between 1 and the context ({context}), got {stride}")
+    return stride
+
+
 class TransformerScorer:
     """Scores a corpus with a trained :class:`TransformerLM` (implements ``eval.DistributionModel``).
 
@@ -68,9 +76,7 @@ class TransformerScorer:
             )
         if context < 1:
             raise PerplexError(f"--context must be at least 1, got {context}")
-        stride = max(1, context // 2) if stride is None else stride
-        if not 1 <= stride <= context:
-            raise PerplexError(f"--stride must be between 1 and the context ({context}), got {stride}")
+        stride = window_stride(context, stride)
         if len(vocab) != model.config.vocab_size:
             raise PerplexError(
                 f"the model predicts over {model.config.vocab_size} words but the vocabulary has {len(vocab)}; "

@@ -54,7 +54,9 @@ def run_report(args) -> int:
     from perplex.report.build import build_report
 
     budget = choose(args.quick, args.transformer_steps, args.transformer_minutes)
-    check_outputs(folders=[("--out", args.out)])
+    out = Path(args.out)  # the page is written last: its files are checked now, not after an hour
+    check_outputs(folders=[("--out", args.out)],
+                  files=[(f"--out (its {name})", out / name) for name in ("report.md", "report.html")], make_folders=True)
     data = load_data(args, hold_out_valid=HOLD_OUT)
     command = shlex.join(["perplex", *getattr(args, "argv", [])])
     run = build_report(data, Path(args.out), budget, command, log=lambda msg: print(msg, file=sys.stderr))

@@ -82,6 +82,8 @@ def _make_files(root: Path, ptb) -> None:
     (root / "dir").mkdir()
     (root / "dir" / "keep.txt").write_text("a file inside a folder\n")
     os.mkfifo(root / "fifo")  # stands in for a device: something that is not a regular file
+    (root / "fifo-report").mkdir()
+    os.mkfifo(root / "fifo-report" / "report.md")  # the page, written last, cannot go there: known at once
     _make_impossible_files(root)
 
 
@@ -241,6 +243,10 @@ NUMBERS = [
     _case("transformer --warmup inf", [*TRANSFORMER, "--warmup", "inf"], 2, "--warmup"),
     _case("transformer --seed 1e30", [*TRANSFORMER, "--seed", "1000000000000000000000000000000"], 2, "--seed"),
     _case("transformer --minutes nan", [*TRANSFORMER, "--minutes", "nan"], 2, "--minutes"),
+    _case("transformer --stride 1e6, before training", [*TRANSFORMER, *TINY_TRANSFORMER, "--steps", "2",
+                                                        "--stride", "1000000"], 1, "--stride"),
+    _case("report --out holding a FIFO report.md", ["report", "--train", "train.txt", *SPLIT, "--quick",
+                                                   "--out", "fifo-report"], 1, "report.md"),
     _case("report --transformer-steps 0", ["report", "--train", "train.txt", *SPLIT, "--transformer-steps", "0"], 2,
           "--transformer-steps"),
 ]
