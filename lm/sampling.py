@@ -3,6 +3,11 @@
 Each step asks the model for the next-word distributions of all unfinished
 sentences in one call and draws from them with one seeded generator, so the
 only loop is over positions (generation is sequential by nature).
+
+When the distribution is the model's own (temperature 1, no top-k) and the model
+is a backoff or additive one, :mod:`perplex.lm.fast_sampling` draws the same
+distribution through the model's structure instead, without building the
+|V|-wide rows (well over a hundred times faster).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import numpy as np
 
 from perplex.corpus.vocabulary import BOS
 from perplex.lm.base import NgramModel
+from perplex.lm.fast_sampling import FAST_BATCH, fast_sampler, sample_ids_fast
 from perplex.errors import PerplexError
 from perplex.resources import check_memory
 
@@ -81,8 +87,18 @@ def iter_sentences(model: NgramModel, n: int, seed: int | None = None, max_len: 
     if BOS in prompt:
         raise PerplexError("the prompt must not contain <s>: sentences already start with it")
     rng = np.random.default_rng(seed)
-    batch = max(1, STEP_BYTES // (4 * 8 * len(model.vocab)))
     words = np.array(model.vocab.tokens, dtype=object)
+    sampler = fast_sampler(model) if temperature == 1.0 and top_k is None else None
+    if sampler is not None:
+        # Exact draws through the model's structure; same batches as below when
+        # STEP_BYTES is lowered (so a batch never holds more sentences than that allows).
+        batch = max(1, min(FAST_BATCH, STEP_BYTES // (4 * 8)))
+        prompt_ids = model.vocab.ids(prompt)
+        for start in range(0, n, batch):
+            rows = sample_ids_fast(sampler, min(batch, n - start), rng, max_len, prompt_ids, model.vocab.eos_id)
+            yield from (prompt + words[row].tolist() for row in rows)
+        return
+    batch = max(1, STEP_BYTES // (4 * 8 * len(model.vocab)))
     for start in range(0, n, batch):
         rows = _sample_ids(model, min(batch, n - start), rng, max_len, model.vocab.ids(prompt), temperature, top_k)
         yield from (prompt + words[row].tolist() for row in rows)
