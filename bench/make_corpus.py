@@ -45,16 +45,16 @@ def train_model(order: int = 5):
 def generate(model, tokens: int, out, seed: int = 1, progress=None) -> tuple[int, int]:
     """Write sentences (one per line, words separated by spaces) to the text file ``out``
     until at least ``tokens`` words are written; returns (words, sentences)."""
-    from perplex.lm.fast_sampling import fast_sampler, sample_ids_fast
+    from perplex.lm.fast_sampling import fast_sampler
+    from perplex.lm.sampling import sample_ids
 
     sampler = fast_sampler(model)
     words = np.array(model.vocab.tokens, dtype=object)
     unk = model.vocab.unk_id
-    eos = model.vocab.eos_id
     sent_rng, word_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     written = sentences = 0
     while written < tokens:
-        rows = sample_ids_fast(sampler, CHUNK, sent_rng, MAX_LEN, np.zeros(0, np.int64), eos)
+        rows = sample_ids(sampler, CHUNK, sent_rng, MAX_LEN, np.zeros(0, np.int64))
         lengths = np.array([len(r) for r in rows])
         flat = np.concatenate(rows)
         text = words[flat]

@@ -23,7 +23,7 @@ import numpy as np
 from perplex.corpus.vocabulary import BOS, EOS, UNK, Vocabulary
 from perplex.lm.backoff import BackoffModel
 from perplex.lm.trie import NgramTrie
-from perplex.lm.validate import check_log10, check_normalized
+from perplex.lm.validate import check_log10, check_normalized, first_true
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_write, check_input_file
 
@@ -192,23 +192,21 @@ def read_arpa(path: str | os.PathLike, name: str | None = None) -> BackoffModel:
             ids = np.fromiter(map(index.__getitem__, flat_words), np.int64, count=len(flat_words)).reshape(-1, n)
         except KeyError as exc:
             raise PerplexError(f"{where}: {n}-gram word {exc.args[0]!r} is not among the unigrams") from None
-        misplaced = _first_row(ids[:, 1:] == V)
+        ngram_name = _section_namer(flat_words, n)
+        misplaced = first_true((ids[:, 1:] == V).any(axis=1))
         if misplaced is not None:
-            raise PerplexError(f"{where}: the {n}-gram {' '.join(flat_words[misplaced * n:(misplaced + 1) * n])!r} "
-                               f"has {BOS} after its first word")
-        parent = ids[:, 0]
-        for m in range(2, n):
-            parent = trie.lookup(m, parent, ids[:, m - 1])
-        if np.any(parent < 0):
-            bad = int(np.flatnonzero(parent < 0)[0])
-            raise PerplexError(f"{where}: the {n}-gram {' '.join(flat_words[bad * n:(bad + 1) * n])!r} has no {n - 1}-gram prefix entry")
+            raise PerplexError(f"{where}: the {n}-gram {ngram_name(misplaced)} has {BOS} after its first word")
+        parent = trie.index(ids[:, :-1])
+        bad = first_true(parent < 0)
+        if bad is not None:
+            raise PerplexError(f"{where}: the {n}-gram {ngram_name(bad)} has no {n - 1}-gram prefix entry")
         key = parent * (V + 1) + ids[:, -1]
         order_idx = np.argsort(key, kind="stable")
         key = key[order_idx]
         twice = np.flatnonzero(key[1:] == key[:-1])
         if len(twice):
             bad = int(order_idx[twice[0]])
-            raise PerplexError(f"{where}: the {n}-gram {' '.join(flat_words[bad * n:(bad + 1) * n])!r} is listed twice")
+            raise PerplexError(f"{where}: the {n}-gram {ngram_name(bad)} is listed twice")
         keys.append(key)
         logp.append(lp[order_idx])
         logbo.append(bo[order_idx])
@@ -234,11 +232,6 @@ def _declared_counts(header: str, where: str) -> dict[int, int]:
     if order == 0 or len(pairs) != order or sorted(declared) != list(range(1, order + 1)):
         raise PerplexError(f"{where}: the \\data\\ header should list 'ngram N=count' once for each order 1..N")
     return declared
-
-
-def _first_row(mask: np.ndarray) -> int | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    return int(rows[0]) if len(rows) else None
 
 
 def _parse_section(body: str, n: int, count: int, top: bool, where: str):
@@ -274,9 +267,14 @@ def _parse_section(body: str, n: int, count: int, top: bool, where: str):
     return _checked(lp, words, bo, n, where)
 
 
+def _section_namer(words: list, n: int):
+    """Names the i-th n-gram of a section from its flat word list, for error messages."""
+    return lambda i: repr(" ".join(words[i * n:(i + 1) * n]))
+
+
 def _checked(lp: np.ndarray, words: list, bo: np.ndarray, n: int, where: str):
     """The parsed section, once its values are known to be finite and its probabilities <= 1."""
-    name = lambda i: repr(" ".join(words[i * n:(i + 1) * n]))  # noqa: E731 - only called on the error path
+    name = _section_namer(words, n)
     check_log10(where, lp, n, name)
     check_log10(where, bo, n, name, backoff=True)
     return lp, words, bo

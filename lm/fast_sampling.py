@@ -32,17 +32,14 @@ import numpy as np
 from perplex.errors import PerplexError
 from perplex.lm.additive import AdditiveModel
 from perplex.lm.backoff import BackoffModel
-from perplex.lm.base import NgramModel
+from perplex.lm.base import NgramModel, gather_ranges
 from perplex.lm.trie import BEFORE_START, UNSEEN
-from perplex.resources import check_memory
 
 # Rejection rounds before the rows still drawing get an exact conditional draw
 # from their whole (|V|-wide) distribution.
 MAX_ROUNDS = 32
 # Sentences drawn together (per step: a few int64/float64 arrays of this size).
 FAST_BATCH = 1 << 18
-# Words kept as (sentence, word) pairs: check that CHECK_STEPS more steps fit, every CHECK_STEPS steps.
-CHECK_STEPS = 4096
 
 
 class _Tables:
@@ -50,8 +47,6 @@ class _Tables:
 
     def __init__(self, model: NgramModel, weights: list):
         trie = model.trie
-        self.trie = trie
-        self.radix = trie.radix
         self.indptr = {}  # n -> for each order-(n-1) context, its children's range in table n
         self.cum = {}  # n -> cumulative weights of table n, with a leading 0
         self.word = {}  # n -> last word of each order-n n-gram
@@ -61,34 +56,12 @@ class _Tables:
             self.cum[n] = np.concatenate([np.zeros(1, weights[n - 1].dtype), np.cumsum(weights[n - 1])])
             self.word[n] = trie.last_word(n)
 
-    def find(self, n: int, ctx: np.ndarray, word: np.ndarray) -> np.ndarray:
-        """Index in table n of (context ``ctx`` (>= 0), ``word``), or UNSEEN."""
-        keys = self.trie.keys[n - 1]
-        if len(keys) == 0:
-            return np.full(len(ctx), UNSEEN, np.int64)
-        q = ctx * self.radix + word
-        pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
-        return np.where(keys[pos] == q, pos, UNSEEN)
-
     def pick(self, n: int, ctx: np.ndarray, target: np.ndarray) -> np.ndarray:
         """The child of each context whose cumulative range holds ``target`` (offset from the range start)."""
         lo, hi = self.indptr[n][ctx], self.indptr[n][ctx + 1]
         cum = self.cum[n]
         e = np.searchsorted(cum, cum[lo] + target, side="right") - 1
         return np.clip(e, lo, hi - 1)
-
-    def advance(self, state: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-        """:meth:`NgramModel.advance`, with one direct binary search per order."""
-        new = np.empty_like(state)
-        if state.shape[1]:
-            new[:, 0] = tokens
-            for m in range(2, state.shape[1] + 1):
-                prev = state[:, m - 2]
-                col = np.where(prev == BEFORE_START, BEFORE_START, UNSEEN)
-                ok = np.flatnonzero(prev >= 0)
-                col[ok] = self.find(m, prev[ok], tokens[ok])
-                new[:, m - 1] = col
-        return new
 
 
 class BackoffSampler:
@@ -174,7 +147,7 @@ class BackoffSampler:
                 if not len(chk):
                     continue
                 rows = pending[chk]
-                found = T.find(k, state[rows, k - 2], w[chk]) >= 0
+                found = self.model.trie.lookup(k, state[rows, k - 2], w[chk]) >= 0
                 rej = chk[found]
                 ok[rej] = todo[rej] = False
                 lev[pending[rej]] = below[pending[rej], k]
@@ -194,7 +167,7 @@ class BackoffSampler:
         said so), so those columns are UNSEEN (BEFORE_START stays).  Without suffix links
         (a model whose suffixes are not all listed) or for fallback draws: a search per order."""
         if not self.closed:
-            return self.tables.advance(state, words)
+            return self.model.advance(state, words)
         order = self.order
         new = np.where(state == BEFORE_START, BEFORE_START, UNSEEN)
         new = np.concatenate([words[:, None], new[:, :-1]], axis=1)
@@ -210,7 +183,7 @@ class BackoffSampler:
                     idx = self.suffix[col + 1][idx]
         slow = np.flatnonzero(level == 0)
         if len(slow):
-            new[slow] = self.tables.advance(state[slow], words[slow])
+            new[slow] = self.model.advance(state[slow], words[slow])
         return new
 
     def _exact(self, state, pending, cur, w, rng) -> np.ndarray:
@@ -230,12 +203,9 @@ class BackoffSampler:
         for n in range(2, order + 1):
             sel = np.flatnonzero(k == n)
             if len(sel):
-                lo = self.tables.indptr[n][state[rows[sel], n - 2]]
-                hi = self.tables.indptr[n][state[rows[sel], n - 2] + 1]
-                lengths = hi - lo
-                which = np.repeat(sel, lengths)
-                entry = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
-                probs[which, self.tables.word[n][entry]] = 0.0
+                ctx = state[rows[sel], n - 2]
+                which, entry = gather_ranges(self.tables.indptr[n][ctx], self.tables.indptr[n][ctx + 1])
+                probs[sel[which], self.tables.word[n][entry]] = 0.0
         empty = probs.sum(axis=1) <= 0
         if empty.any():  # only rounding left mass outside the listed words: draw among them
             full = state[rows[empty]].copy()
@@ -262,7 +232,7 @@ class AdditiveSampler:
     def step(self, state: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One word id per row of ``state``, and the states after them."""
         words = self.draw(state, rng)
-        return words, self.tables.advance(state, words)
+        return words, self.model.advance(state, words)
 
     def draw(self, state: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         B, V, T = len(state), self.V, self.tables
@@ -306,29 +276,3 @@ def fast_sampler(model: NgramModel):
     if isinstance(model, AdditiveModel):
         return AdditiveSampler(model)
     return None
-
-
-def sample_ids_fast(sampler, n: int, rng: np.random.Generator, max_len: int, prompt_ids: np.ndarray,
-                    eos_id: int) -> list[np.ndarray]:
-    """Word ids of ``n`` sentences drawn together with ``sampler`` (``</s>`` not included)."""
-    tables = sampler.tables
-    state = sampler.model.initial_state(n)
-    for token in prompt_ids:
-        state = tables.advance(state, np.full(n, token, np.int64))
-    drawn_rows, drawn_ids = [], []
-    alive = np.arange(n)
-    step = 0
-    while len(alive) and step < max_len:
-        if step % CHECK_STEPS == 0:
-            check_memory(16.0 * len(alive) * min(CHECK_STEPS, max_len - step) * 2, f"sampling {len(alive):,} sentences still unfinished "
-                         f"after {step:,} words", "lower --max-len")
-        tokens, state = sampler.step(state, rng)
-        keep = tokens != eos_id
-        alive, tokens, state = alive[keep], tokens[keep], state[keep]  # rows follow `alive`
-        drawn_rows.append(alive)
-        drawn_ids.append(tokens)
-        step += 1
-    rows = np.concatenate(drawn_rows) if drawn_rows else np.zeros(0, np.int64)
-    ids = np.concatenate(drawn_ids) if drawn_ids else np.zeros(0, np.int64)
-    by_row = np.argsort(rows, kind="stable")
-    return np.split(ids[by_row], np.cumsum(np.bincount(rows, minlength=n))[:-1])

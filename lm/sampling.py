@@ -16,7 +16,7 @@ import numpy as np
 
 from perplex.corpus.vocabulary import BOS
 from perplex.lm.base import NgramModel
-from perplex.lm.fast_sampling import FAST_BATCH, fast_sampler, sample_ids_fast
+from perplex.lm.fast_sampling import FAST_BATCH, fast_sampler
 from perplex.errors import PerplexError
 from perplex.resources import check_memory
 
@@ -51,6 +51,27 @@ STEP_BYTES = 1 << 28
 # Generated words are kept as (sentence, word) pairs of int64: check that the
 # next CHECK_STEPS steps of them fit in memory, every CHECK_STEPS steps.
 CHECK_STEPS = 4096
+
+
+class DistributionSampler:
+    """Next-word draws from the whole distributions ``model.distributions`` gives,
+    reshaped by ``temperature`` and ``top_k``: the path for any reshaping
+    (:mod:`perplex.lm.fast_sampling` draws the model's own distribution faster)."""
+
+    def __init__(self, model: NgramModel, temperature: float = 1.0, top_k: int | None = None):
+        self.model, self.temperature, self.top_k = model, temperature, top_k
+
+    def step(self, state: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One word id per row of ``state`` (inverse-CDF, one uniform number per row), and the states after them."""
+        probs = self.model.distributions(state)
+        if np.any(probs.sum(axis=1) <= 0):
+            raise PerplexError(f"{self.model.name} gives no probability to any word after this history "
+                               "(MLE after an unseen context); try a smoothed model")
+        probs = reshape_distribution(probs, self.temperature, self.top_k)
+        cdf = np.cumsum(probs, axis=1)
+        u = rng.random(len(state))[:, None] * cdf[:, -1:]
+        tokens = np.minimum((cdf < u).sum(axis=1), probs.shape[1] - 1)
+        return tokens, self.model.advance(state, tokens)
 
 
 def sample_sentences(
@@ -90,23 +111,25 @@ def iter_sentences(model: NgramModel, n: int, seed: int | None = None, max_len: 
     words = np.array(model.vocab.tokens, dtype=object)
     sampler = fast_sampler(model) if temperature == 1.0 and top_k is None else None
     if sampler is not None:
-        # Exact draws through the model's structure; same batches as below when
+        # Exact draws through the model's structure; one sentence per batch too when
         # STEP_BYTES is lowered (so a batch never holds more sentences than that allows).
         batch = max(1, min(FAST_BATCH, STEP_BYTES // (4 * 8)))
-        prompt_ids = model.vocab.ids(prompt)
-        for start in range(0, n, batch):
-            rows = sample_ids_fast(sampler, min(batch, n - start), rng, max_len, prompt_ids, model.vocab.eos_id)
-            yield from (prompt + words[row].tolist() for row in rows)
-        return
-    batch = max(1, STEP_BYTES // (4 * 8 * len(model.vocab)))
+    else:
+        sampler = DistributionSampler(model, temperature, top_k)
+        batch = max(1, STEP_BYTES // (4 * 8 * len(model.vocab)))
+    prompt_ids = model.vocab.ids(prompt)
     for start in range(0, n, batch):
-        rows = _sample_ids(model, min(batch, n - start), rng, max_len, model.vocab.ids(prompt), temperature, top_k)
+        rows = sample_ids(sampler, min(batch, n - start), rng, max_len, prompt_ids)
         yield from (prompt + words[row].tolist() for row in rows)
 
 
-def _sample_ids(model: NgramModel, n: int, rng, max_len: int, prompt_ids: np.ndarray, temperature: float,
-                top_k: int | None) -> list[np.ndarray]:
-    """Word ids of ``n`` sentences drawn together (``</s>`` not included)."""
+def sample_ids(sampler, n: int, rng: np.random.Generator, max_len: int, prompt_ids: np.ndarray) -> list[np.ndarray]:
+    """Word ids of ``n`` sentences drawn together by ``sampler`` (``</s>`` not included).
+
+    ``sampler``: a :class:`DistributionSampler` or a :func:`~perplex.lm.fast_sampling.fast_sampler`,
+    anything with a ``model`` and ``step(state, rng) -> (words, states)``.
+    """
+    model = sampler.model
     state = model.initial_state(n)
     for token in prompt_ids:
         state = model.advance(state, np.full(n, token, np.int64))
@@ -114,27 +137,14 @@ def _sample_ids(model: NgramModel, n: int, rng, max_len: int, prompt_ids: np.nda
     alive = np.arange(n)
     step = 0
     while len(alive) and step < max_len:
-        if step % CHECK_STEPS == 0:
-            check_memory(16.0 * len(alive) * CHECK_STEPS * 2, f"sampling {len(alive):,} sentences still unfinished "
-                         f"after {step:,} words", "lower --max-len")
-        probs = model.distributions(state[alive])
-        totals = probs.sum(axis=1)
-        if np.any(totals <= 0):
-            raise PerplexError(f"{model.name} gives no probability to any word after this history (MLE after an unseen context); try a smoothed model")
-        probs = reshape_distribution(probs, temperature, top_k)
-        # Inverse-CDF draw, one uniform number per sentence.
-        cdf = np.cumsum(probs, axis=1)
-        u = rng.random(len(alive))[:, None] * cdf[:, -1:]
-        tokens = np.minimum((cdf < u).sum(axis=1), probs.shape[1] - 1)
+        if step % CHECK_STEPS == 0:  # at most max_len - step more steps come
+            check_memory(16.0 * len(alive) * min(CHECK_STEPS, max_len - step) * 2,
+                         f"sampling {len(alive):,} sentences still unfinished after {step:,} words", "lower --max-len")
+        tokens, state = sampler.step(state, rng)
         keep = tokens != model.vocab.eos_id
-        drawn_rows.append(alive[keep])
-        drawn_ids.append(tokens[keep])
-        state = model.advance(state[alive][keep], tokens[keep]) if keep.any() else state[:0]
-        alive = alive[keep]
-        # state rows now follow `alive`; keep a full-size array for indexing.
-        full = model.initial_state(n)
-        full[alive] = state
-        state = full
+        alive, tokens, state = alive[keep], tokens[keep], state[keep]  # state rows follow `alive`
+        drawn_rows.append(alive)
+        drawn_ids.append(tokens)
         step += 1
     # Group the words by sentence; a stable sort keeps each sentence's words in order.
     rows = np.concatenate(drawn_rows) if drawn_rows else np.zeros(0, np.int64)

@@ -234,6 +234,13 @@ class NgramTrie:
         out[ask[hit]] = pos[hit]
         return out
 
+    def index(self, words: np.ndarray) -> np.ndarray:
+        """Index of each row of ``words`` (k, n), an n-gram, in table n; ``UNSEEN`` where not listed."""
+        idx = np.array(words[:, 0], np.int64)
+        for c in range(1, words.shape[1]):
+            idx = self.lookup(c + 1, idx, words[:, c])
+        return idx
+
     def child_ranges(self, n: int, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[lo, hi) ranges in table ``n`` of the children of the given order-``n - 1`` indices."""
         table = self.keys[n - 1]

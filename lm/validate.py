@@ -50,7 +50,8 @@ def ngram_namer(trie, tokens: list[str], n: int) -> Namer:
     return lambda i: "'" + " ".join(words[j] for j in trie.ngram_ids(n, [i])[0]) + "'"
 
 
-def _first(mask: np.ndarray) -> int | None:
+def first_true(mask: np.ndarray) -> int | None:
+    """Index of the first True of ``mask``, or None: the entry an error message names."""
     hits = np.flatnonzero(mask)
     return int(hits[0]) if len(hits) else None
 
@@ -71,11 +72,11 @@ def check_array(where: str, label: str, a, kinds: str, length: int | None = None
 def check_log10(where: str, values: np.ndarray, n: int, name: Namer, backoff: bool = False) -> None:
     """Finite log10 values; probabilities also <= 0 (log10 p = 0 is p = 1, fine)."""
     what = "log10 backoff" if backoff else "log10 probability"
-    bad = _first(~np.isfinite(values))
+    bad = first_true(~np.isfinite(values))
     if bad is not None:
         refuse(where, f"the {n}-gram {name(bad)} has {what} {values[bad]}; it must be a finite number")
     if not backoff:
-        bad = _first(values > 0)
+        bad = first_true(values > 0)
         if bad is not None:
             refuse(where, f"the {n}-gram {name(bad)} has {what} {values[bad]:g} > 0, a probability above 1")
 
@@ -91,12 +92,12 @@ def check_keys(where: str, n: int, keys: np.ndarray, parent_size: int, vocab_siz
     if len(keys) == 0:
         return keys
     radix = vocab_size + 1
-    bad = _first(np.diff(keys) <= 0)
+    bad = first_true(np.diff(keys) <= 0)
     if bad is not None:
         refuse(where, f"the {n}-gram keys are not strictly increasing at entry {bad + 1:,} (unsorted, or an n-gram listed twice)")
     if keys[0] < 0 or keys[-1] // radix >= parent_size:
         refuse(where, f"the {n}-gram keys point outside the {parent_size:,} {n - 1}-grams (shifted or corrupt)")
-    bad = _first(keys % radix == vocab_size)
+    bad = first_true(keys % radix == vocab_size)
     if bad is not None:
         refuse(where, f"the {n}-gram {parent_name(int(keys[bad] // radix))[:-1]} {BOS}' has {BOS} after its first word")
     return keys
@@ -113,14 +114,14 @@ def check_counts(where: str, trie, counts: list, name_of: Callable[[int], Namer]
     if counts[0].sum() <= 0:
         refuse(where, "the unigram counts are all 0")
     for n, c in enumerate(counts, 1):
-        bad = _first(c < (0 if n == 1 else 1))
+        bad = first_true(c < (0 if n == 1 else 1))
         if bad is not None:
             refuse(where, f"the {n}-gram {name_of(n)(bad)} has count {c[bad]}")
     for m in range(1, trie.order):
         children = np.bincount(trie.parent(m + 1), weights=counts[m], minlength=trie.size(m))
         ends = trie.last_word(m)
         checked = (ends != eos_id) & (ends != trie.bos_id)  # nothing follows </s>; <s> is not counted
-        bad = _first(checked & (children != counts[m - 1]))
+        bad = first_true(checked & (children != counts[m - 1]))
         if bad is not None:
             refuse(where, f"the {m}-gram {name_of(m)(bad)} has count {counts[m - 1][bad]} but its continuations "
                           f"count {children[bad]:.0f} (corrupt counts)")
@@ -193,7 +194,7 @@ def _longest_listed_sums(model, words: np.ndarray, total: list) -> np.ndarray:
     out = np.full(len(words), total[0])
     done = np.zeros(len(words), bool)
     for j in range(words.shape[1]):  # the suffix words[:, j:], longest first
-        idx = _index(model.trie, words[:, j:])
+        idx = model.trie.index(words[:, j:])
         hit = ~done & (idx >= 0)
         out[hit] = total[words.shape[1] - j][idx[hit]]
         done |= hit
@@ -215,14 +216,6 @@ def _lower_log10(model, n: int) -> np.ndarray:
     return out
 
 
-def _index(trie, words: np.ndarray) -> np.ndarray:
-    """Index of the n-grams ``words`` (k, n) in table n; -1 where not listed."""
-    idx = words[:, 0].copy()
-    for c in range(1, words.shape[1]):
-        idx = trie.lookup(c + 1, idx, words[:, c])
-    return idx
-
-
 def backoff_log10(model, words: np.ndarray) -> np.ndarray:
     """log10 p(last word | the others) for each row of ``words`` (k, m), by the
     backoff rule: the longest listed n-gram plus the backoffs of the longer listed contexts."""
@@ -231,12 +224,12 @@ def backoff_log10(model, words: np.ndarray) -> np.ndarray:
     done = np.zeros(k, bool)
     for j in range(m):  # the n-gram words[:, j:] of length L, longest first
         L = m - j
-        full = _index(model.trie, words[:, j:])
+        full = model.trie.index(words[:, j:])
         hit = ~done & (full >= 0)
         result[hit] += model.logp[L - 1][full[hit]]
         done |= hit
         if L > 1:
-            ctx = _index(model.trie, words[:, j:-1])
+            ctx = model.trie.index(words[:, j:-1])
             miss = ~done & (ctx >= 0)
             result[miss] += model.logbo[L - 2][ctx[miss]]
     return result
