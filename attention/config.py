@@ -165,7 +165,7 @@ class TransformerConfig(_Saved):
              f"{name('positional')} must be learned or sinusoidal, got {describe(self.positional)}"),
             (self.output in ("adaptive", "full"), f"{name('output')} must be adaptive or full, got {describe(self.output)}"),
             # the full softmax ignores the cutoffs
-            (self.output == "full" or (cutoffs and cutoffs[0] > 0 and cutoffs == sorted(set(cutoffs))),
+            (self.output == "full" or valid_cutoffs(cutoffs),
              f"{name('cutoffs')} must be increasing positive word ranks such as 2000,6000, got "
              f"{','.join(map(describe, cutoffs[:6]))}{',...' if len(cutoffs) > 6 else ''}"),
         ])
@@ -174,6 +174,12 @@ class TransformerConfig(_Saved):
         d = asdict(self)
         d["cutoffs"] = list(self.cutoffs)
         return d
+
+
+def valid_cutoffs(cutoffs) -> bool:
+    """The adaptive softmax's cutoffs: a non-empty list of strictly increasing positive word ranks."""
+    cutoffs = list(cutoffs)
+    return bool(cutoffs) and cutoffs[0] > 0 and cutoffs == sorted(set(cutoffs))
 
 
 def cluster_bounds(vocab_size: int, cutoffs) -> list[int]:

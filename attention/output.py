@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from perplex.attention.config import cluster_bounds, tail_width
+from perplex.attention.config import cluster_bounds, tail_width, valid_cutoffs
 from perplex.errors import PerplexError
 
 
@@ -81,7 +81,7 @@ class AdaptiveSoftmax(nn.Module):
     def __init__(self, d_model: int, vocab_size: int, cutoffs: Sequence[int], div_value: float = 4.0, tie: bool = True):
         super().__init__()
         cutoffs = list(cutoffs)
-        if not cutoffs or any(c <= 0 for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
+        if not valid_cutoffs(cutoffs):
             raise PerplexError(f"--cutoffs must be increasing positive word ranks such as 2000,6000, got {cutoffs}")
         self.bounds = cluster_bounds(vocab_size, cutoffs)  # cluster j covers ids bounds[j]..bounds[j+1]-1
         self.shortlist = self.bounds[1]

@@ -29,7 +29,6 @@ final scores, so the curve's points and the final figure are the same measure.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
@@ -293,65 +292,63 @@ class Trainer:
         every_steps = c.eval_interval_steps()
         self.model.train()
         rng_state = torch.get_rng_state()
-        sigterm = contextlib.ExitStack()  # SIGTERM as Ctrl-C: a killed run saves its state (perplex.signals)
-        sigterm.enter_context(sigterm_as_interrupt())
-        try:
-            while not self._done():
-                starts = epoch_starts(n, mc.context, c.seed, self.epoch)
-                for b in range(self.batch_in_epoch * c.batch_size, len(starts), c.batch_size):
-                    t0 = time.perf_counter()
-                    self._lr = learning_rate(c, self.progress_fraction(n))
-                    for group in self.optimizer.param_groups:
-                        group["lr"] = self._lr
-                    inputs, targets = gather_windows(x, starts[b : b + c.batch_size], length)
-                    inputs = torch.from_numpy(inputs).to(self.device, non_blocking=True)
-                    targets = torch.from_numpy(targets).to(self.device, non_blocking=True)
-                    with autocast(self.device):
-                        loss = self.model.loss(inputs, targets)
-                    self.scaler.scale(loss).backward()
-                    self.scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
-                    self.scaler.step(self.optimizer)
-                    self.scaler.update()
-                    self.optimizer.zero_grad(set_to_none=True)
-                    loss_value = loss.item()  # also waits for the GPU, so the clock below is honest
-                    dt = time.perf_counter() - t0
-                    self.step, self.batch_in_epoch = self.step + 1, self.batch_in_epoch + 1
-                    rng_state = torch.get_rng_state()  # where an interrupted next step must restart from
-                    self.train_seconds += dt
-                    self.tokens_seen += targets.numel()
-                    if not math.isfinite(loss_value):  # the weights were finite at the start (checked above)
-                        raise PerplexError(f"the training loss became {loss_value} at step {self.step}: the weights "
-                                           f"diverged; train again with a lower --lr (this run's is {c.lr})")
-                    self._loss_sum += loss_value
-                    self._loss_count += 1
-                    if bar is not None:
-                        bar.update(dt if c.minutes is not None and c.steps is None else 1)
-                        bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{self.tokens_seen / self.train_seconds:,.0f}", refresh=False)
-                    if self.on_step is not None:
-                        self.on_step(self)
-                    if self._done():
-                        break
-                    if every_steps is not None:
-                        if self.step % every_steps == 0:
+        with sigterm_as_interrupt():  # SIGTERM as Ctrl-C: a killed run saves its state (perplex.signals)
+            try:
+                while not self._done():
+                    starts = epoch_starts(n, mc.context, c.seed, self.epoch)
+                    for b in range(self.batch_in_epoch * c.batch_size, len(starts), c.batch_size):
+                        t0 = time.perf_counter()
+                        self._lr = learning_rate(c, self.progress_fraction(n))
+                        for group in self.optimizer.param_groups:
+                            group["lr"] = self._lr
+                        inputs, targets = gather_windows(x, starts[b : b + c.batch_size], length)
+                        inputs = torch.from_numpy(inputs).to(self.device, non_blocking=True)
+                        targets = torch.from_numpy(targets).to(self.device, non_blocking=True)
+                        with autocast(self.device):
+                            loss = self.model.loss(inputs, targets)
+                        self.scaler.scale(loss).backward()
+                        self.scaler.unscale_(self.optimizer)
+                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+                        self.scaler.step(self.optimizer)
+                        self.scaler.update()
+                        self.optimizer.zero_grad(set_to_none=True)
+                        loss_value = loss.item()  # also waits for the GPU, so the clock below is honest
+                        dt = time.perf_counter() - t0
+                        self.step, self.batch_in_epoch = self.step + 1, self.batch_in_epoch + 1
+                        rng_state = torch.get_rng_state()  # where an interrupted next step must restart from
+                        self.train_seconds += dt
+                        self.tokens_seen += targets.numel()
+                        if not math.isfinite(loss_value):  # the weights were finite at the start (checked above)
+                            raise PerplexError(f"the training loss became {loss_value} at step {self.step}: the weights "
+                                               f"diverged; train again with a lower --lr (this run's is {c.lr})")
+                        self._loss_sum += loss_value
+                        self._loss_count += 1
+                        if bar is not None:
+                            bar.update(dt if c.minutes is not None and c.steps is None else 1)
+                            bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{self.tokens_seen / self.train_seconds:,.0f}", refresh=False)
+                        if self.on_step is not None:
+                            self.on_step(self)
+                        if self._done():
+                            break
+                        if every_steps is not None:
+                            if self.step % every_steps == 0:
+                                self._evaluate(valid, track)
+                        elif c.minutes is not None and self.train_seconds >= next_eval:
                             self._evaluate(valid, track)
-                    elif c.minutes is not None and self.train_seconds >= next_eval:
-                        self._evaluate(valid, track)
-                        next_eval += c.eval_every_minutes * 60.0
-                else:
-                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                    if c.minutes is None and every_steps is None and not self._done():
-                        self._evaluate(valid, track)  # epoch budget: at epoch ends, so the best model is reproducible
-            self._evaluate(valid, track)
-        except KeyboardInterrupt:
-            if self.checkpoint is not None:
-                self._save_last(rng_state)
-                print(f"\nperplex: training state saved to {last_path(self.checkpoint)}; continue with --resume", file=sys.stderr)
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-            sigterm.close()
+                            next_eval += c.eval_every_minutes * 60.0
+                    else:
+                        self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                        if c.minutes is None and every_steps is None and not self._done():
+                            self._evaluate(valid, track)  # epoch budget: at epoch ends, so the best model is reproducible
+                self._evaluate(valid, track)
+            except KeyboardInterrupt:
+                if self.checkpoint is not None:
+                    self._save_last(rng_state)
+                    print(f"\nperplex: training state saved to {last_path(self.checkpoint)}; continue with --resume", file=sys.stderr)
+                raise
+            finally:
+                if bar is not None:
+                    bar.close()
         if self.best_state is None and self.checkpoint is not None and self.checkpoint.exists():
             # A resumed run that did not improve on valid: the best model is the one saved before.
             self.best_state = load_checkpoint(self.checkpoint, vocab=self.vocab)[0].state_dict()
