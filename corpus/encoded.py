@@ -50,6 +50,11 @@ class EncodedCorpus:
     def n_tokens(self) -> int:
         return len(self.ids)
 
+    def longest_sentence(self) -> int:
+        """Tokens of the longest sentence, its ``</s>`` included (0 without sentences): no
+        n-gram, training pair or co-occurrence spans more, since sentences are never crossed."""
+        return int(np.diff(self.offsets).max()) if self.n_sentences else 0
+
     def sentence(self, i: int) -> np.ndarray:
         """Ids of sentence ``i``, ending with ``</s>``."""
         return self.ids[self.offsets[i] : self.offsets[i + 1]]

@@ -130,10 +130,8 @@ def training_memory(method: str, backend: str, config, corpus, score: bool = Tru
     bytes each, at most 2 x tokens x window of them); the token stream's per-token
     arrays; and, when scoring, the next-word model's (512, V) float64 softmax blocks.
     """
-    from perplex.embeddings.training import longest_sentence
-
     V, d, n = float(len(corpus.vocab)), float(config.dim), float(len(corpus.ids))
-    window = float(min(config.window, max(longest_sentence(corpus), 1)))  # the trainers' effective window
+    window = float(min(config.window, max(corpus.longest_sentence(), 1)))  # the trainers' effective window
     total = 64 * n + (4 * 8 * 512 * V if score else 0.0)
     if method == "glove":
         sums = 2 * V * (d + 1) if config.adagrad == "element" else 4 * V

@@ -55,7 +55,7 @@ import numpy as np
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.embeddings.config import SGNSConfig
 from perplex.embeddings.parallel import run_batches
-from perplex.embeddings.training import check_finite, check_trainable, longest_sentence, progress_bar
+from perplex.embeddings.training import check_finite, check_trainable, progress_bar
 from perplex.errors import PerplexError
 
 
@@ -297,7 +297,7 @@ class SGNS:
         # No pair spans more than the longest sentence, so the gathered rows stop there:
         # the same pairs (the spans are still drawn from 1..window), and a --window far
         # beyond any sentence costs nothing.
-        window = min(cfg.window, longest_sentence(corpus))
+        window = min(cfg.window, corpus.longest_sentence())
         total_words = len(ids) * cfg.epochs
         self.losses_ = []
         bar = progress_bar(total_words, progress)

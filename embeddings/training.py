@@ -27,12 +27,6 @@ def check_trainable(ids: np.ndarray, window: int, option: str | None = "--window
     raise PerplexError(f"the training text has {len(ids)} tokens (</s> included), {problem}; {hint}")
 
 
-def longest_sentence(corpus) -> int:
-    """Tokens of the longest sentence, its ``</s>`` included: no training pair (SGNS) or
-    co-occurrence (GloVe) spans more positions, since windows stop at sentence ends."""
-    return int(np.diff(corpus.offsets).max()) if corpus.n_sentences else 0
-
-
 def check_finite(what: str, *arrays) -> None:
     """Refuse trained parameters holding nan or inf rather than writing them out."""
     for a in arrays:

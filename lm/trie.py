@@ -77,8 +77,7 @@ BYTES_PER_TOKEN = 64
 
 def longest_ngram(corpus: EncodedCorpus) -> int:
     """The longest n-gram the corpus holds: its longest sentence with ``<s>`` and ``</s>``."""
-    lengths = np.diff(corpus.offsets)  # words + </s>
-    return int(lengths.max()) + 1 if len(lengths) else 1
+    return corpus.longest_sentence() + 1
 
 
 def useful_order(corpus: EncodedCorpus, order: int) -> int:
