@@ -44,22 +44,33 @@ def text_lines(words, matrix) -> list[bytes]:
 
 # -- mutations of lines (text, GloVe) and of entries (binary) ------------------------------
 
+def _reordered(items: list, kind: str, i: int, j: int) -> list:
+    """The edits of whole entries both mutations make: drop entry i, duplicate it at j, or swap i and j."""
+    items = list(items)
+    if kind == "drop":
+        del items[i]
+    elif kind == "duplicate":
+        items.insert(j, items[i])
+    else:
+        items[i], items[j] = items[j], items[i]
+    return items
+
+
+REORDERINGS = ("drop", "duplicate", "swap")
+
+
 @st.composite
 def line_mutation(draw, lines: list[bytes]):
     """One structure-aware change to a list of vector lines."""
     if not lines:
         return lines
-    kind = draw(st.sampled_from(["drop", "duplicate", "swap", "number", "extra field", "blank"]))
+    kind = draw(st.sampled_from([*REORDERINGS, "number", "extra field", "blank"]))
     i = draw(st.integers(0, len(lines) - 1))
     j = draw(st.integers(0, len(lines) - 1))
+    if kind in REORDERINGS:
+        return _reordered(lines, kind, i, j)
     lines = list(lines)
-    if kind == "drop":
-        del lines[i]
-    elif kind == "duplicate":
-        lines.insert(j, lines[i])
-    elif kind == "swap":
-        lines[i], lines[j] = lines[j], lines[i]
-    elif kind == "number":
+    if kind == "number":
         fields = lines[i].split(b" ")
         k = draw(st.integers(1, max(1, len(fields) - 1)))
         fields[min(k, len(fields) - 1)] = draw(st.sampled_from(BAD_NUMBERS))
@@ -76,17 +87,13 @@ def entry_mutation(draw, entries: list[tuple[bytes, list[float]]]):
     """One change to the (word, vector) entries of a binary file."""
     if not entries:
         return entries
-    kind = draw(st.sampled_from(["drop", "duplicate", "swap", "value", "word"]))
+    kind = draw(st.sampled_from([*REORDERINGS, "value", "word"]))
     i = draw(st.integers(0, len(entries) - 1))
     j = draw(st.integers(0, len(entries) - 1))
+    if kind in REORDERINGS:
+        return _reordered(entries, kind, i, j)
     entries = list(entries)
-    if kind == "drop":
-        del entries[i]
-    elif kind == "duplicate":
-        entries.insert(j, entries[i])
-    elif kind == "swap":
-        entries[i], entries[j] = entries[j], entries[i]
-    elif kind == "value":
+    if kind == "value":
         word, vec = entries[i]
         vec = list(vec)
         vec[draw(st.integers(0, len(vec) - 1))] = draw(st.sampled_from(BAD_FLOATS))
