@@ -23,7 +23,6 @@ Memory is bounded: sentences are drawn, written and dropped one chunk at a time.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -77,12 +76,26 @@ def generate(model, tokens: int, out, seed: int = 1, progress=None) -> tuple[int
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tokens", type=int, required=True, help="words to write (whole sentences: a few more)")
-    ap.add_argument("--out", required=True, help="output text file")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--order", type=int, default=5, help="order of the PTB model sampled from")
+    from perplex.cli_common import Parser, positive_int, seed_int
+    from perplex.errors import PerplexError
+
+    ap = Parser(prog="make_corpus.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tokens", type=positive_int, required=True, help="words to write (whole sentences: a few more)")
+    ap.add_argument("--out", required=True, help="output text file (written atomically)")
+    ap.add_argument("--seed", type=seed_int, default=1)
+    ap.add_argument("--order", type=positive_int, default=5, help="order of the PTB model sampled from")
     args = ap.parse_args(argv)
+    try:
+        return _write(args)
+    except PerplexError as exc:
+        print(f"make_corpus.py: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _write(args) -> int:
+    from perplex.fileio import atomic_write, check_output_file
+
+    check_output_file(args.out, "--out")  # before the model is trained
     t0 = time.perf_counter()
     model = train_model(args.order)
     t1 = time.perf_counter()
@@ -92,7 +105,7 @@ def main(argv=None) -> int:
         dt = time.perf_counter() - t1
         print(f"\r{n:,} words, {n / dt:,.0f} words/s", end="", file=sys.stderr)
 
-    with open(args.out, "w", encoding="utf-8") as f:
+    with atomic_write(args.out, "w") as f:
         words, sents = generate(model, args.tokens, f, args.seed, progress)
     dt = time.perf_counter() - t1
     print(f"\nwrote {words:,} words in {sents:,} sentences to {args.out} in {dt:.1f}s: "
