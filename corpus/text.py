@@ -28,6 +28,17 @@ Sentence = list[str]
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
+def text_files(path: Path) -> list[Path]:
+    """The files a training path names: itself, or a folder's files (hidden ones aside) sorted by name."""
+    if path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+        if not files:
+            raise PerplexError(f"folder {path} contains no files; give a text file or a folder of them")
+        return files
+    check_input_file(path, "file", stream_ok=True)
+    return [path]
+
+
 def read_text(path: str | os.PathLike) -> str:
     """Return the UTF-8 text of a file, or of every file in a folder (sorted by name).
 
@@ -38,10 +49,7 @@ def read_text(path: str | os.PathLike) -> str:
     """
     p = Path(path)
     if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-        if not files:
-            raise PerplexError(f"folder {p} contains no files; give a text file or a folder of them")
-        return "\n".join(read_text(f) for f in files)
+        return "\n".join(read_text(f) for f in text_files(p))
     check_input_file(p, "file", stream_ok=True)
     try:
         data = p.read_bytes()

@@ -37,19 +37,30 @@ def write_arpa(model: BackoffModel, path: str | os.PathLike, progress=None) -> N
     Numbers are written with 7 decimals (more than KenLM's float32 keeps).
     """
     trie = model.trie
-    token_bytes = _TokenBytes(model.vocab.tokens + [BOS])  # id V is <s>
+
+    def rows(n: int):
+        backoff = model.logbo[n - 1] if n < model.order else None
+        for start in range(0, trie.size(n), _CHUNK_ROWS):
+            index = np.arange(start, min(start + _CHUNK_ROWS, trie.size(n)))
+            yield model.logp[n - 1][index], trie.ngram_ids(n, index), None if backoff is None else backoff[index]
+
+    write_arpa_sections(path, model.vocab.tokens, [trie.size(n) for n in range(1, model.order + 1)], rows, progress)
+
+
+def write_arpa_sections(path: str | os.PathLike, tokens: list[str], counts: list[int], rows, progress=None) -> None:
+    """Write an ARPA file section by section: ``rows(n)`` yields the order-n n-grams in
+    pieces (log10 p, word ids of shape (k, n), log10 backoff or None at the top order);
+    ``tokens`` is the vocabulary (id V, one past it, is ``<s>``).  This is how both the
+    in-memory models and the streaming estimator (:mod:`perplex.lm.streaming`) write."""
+    token_bytes = _TokenBytes(list(tokens) + [BOS])
     path = Path(path)
     with atomic_write(path, "wb") as raw:
         out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.suffix == ".gz" else raw
-        counts = [trie.size(n) for n in range(1, model.order + 1)]
         out.write(("\n\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(counts, 1))).encode())
-        for n in range(1, model.order + 1):
+        for n in range(1, len(counts) + 1):
             out.write(f"\n\\{n}-grams:\n".encode())
-            backoff = model.logbo[n - 1] if n < model.order else None
-            for start in range(0, counts[n - 1], _CHUNK_ROWS):
-                rows = np.arange(start, min(start + _CHUNK_ROWS, counts[n - 1]))
-                out.write(_lines(model.logp[n - 1][rows], trie.ngram_ids(n, rows), token_bytes,
-                                 None if backoff is None else backoff[rows]))
+            for logp, ids, logbo in rows(n):
+                out.write(_lines(logp, ids, token_bytes, logbo))
             if progress is not None:
                 progress.update(1)
         out.write(b"\n\\end\\\n")

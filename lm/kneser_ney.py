@@ -57,9 +57,14 @@ def count_of_counts(a: np.ndarray) -> np.ndarray:
     return np.bincount(small, minlength=5)[:5]
 
 
-def modified_discounts(a: np.ndarray, order: int) -> tuple[np.ndarray, str | None]:
-    """[0, D1, D2, D3+] from the count-of-counts, or the fallback and the reason."""
-    n = count_of_counts(a)
+def discounts_of(n: np.ndarray, order: int, modified: bool = True) -> tuple[np.ndarray, str | None]:
+    """[0, D1, D2, D3+] from an order's count-of-counts ``n`` (:func:`count_of_counts`),
+    or the fallback and the reason."""
+    if not modified:
+        if n[1] == 0:
+            return np.array([0.0] + [FALLBACK_SINGLE] * 3), f"no {order}-grams with adjusted count 1"
+        d = n[1] / (n[1] + 2.0 * n[2])
+        return np.array([0.0, d, d, d]), None
     if np.any(n[1:5] == 0):
         k = int(np.flatnonzero(n[1:5] == 0)[0]) + 1
         reason = f"no {order}-grams with adjusted count {k}"
@@ -73,13 +78,65 @@ def modified_discounts(a: np.ndarray, order: int) -> tuple[np.ndarray, str | Non
     return np.array([0.0, *FALLBACK_MODIFIED]), reason
 
 
+def modified_discounts(a: np.ndarray, order: int) -> tuple[np.ndarray, str | None]:
+    """[0, D1, D2, D3+] from the adjusted counts ``a`` of one order, or the fallback and the reason."""
+    return discounts_of(count_of_counts(a), order, modified=True)
+
+
 def single_discount(a: np.ndarray, order: int) -> tuple[np.ndarray, str | None]:
     """[0, D, D, D] with D = n1 / (n1 + 2 n2), or the fallback and the reason."""
-    n = count_of_counts(a)
-    if n[1] == 0:
-        return np.array([0.0] + [FALLBACK_SINGLE] * 3), f"no {order}-grams with adjusted count 1"
-    d = n[1] / (n[1] + 2.0 * n[2])
-    return np.array([0.0, d, d, d]), None
+    return discounts_of(count_of_counts(a), order, modified=False)
+
+
+def choose_discounts(count_of_counts_per_order: list, modified: bool) -> tuple[list, list]:
+    """Every order's discounts from its count-of-counts, and the fallbacks used
+    (warned as one :class:`DiscountWarning`, readable even for a 50-gram)."""
+    discounts, fallbacks = [], []
+    for n, counts in enumerate(count_of_counts_per_order, 1):
+        d, reason = discounts_of(counts, n, modified)
+        discounts.append(d)
+        if reason:
+            fallbacks.append(f"{reason}: using D1={d[1]:g} D2={d[2]:g} D3+={d[3]:g} for order {n}")
+    if fallbacks:
+        order = len(count_of_counts_per_order)
+        if len(fallbacks) > 3:
+            fallbacks = fallbacks[:2] + [f"the same for {len(fallbacks) - 2} more orders up to {order}"]
+        warnings.warn(
+            "Kneser-Ney discounts could not be estimated from the counts (small or repetitive data?); "
+            + "; ".join(fallbacks), DiscountWarning, stacklevel=3,
+        )
+    return discounts, fallbacks
+
+
+def discount_values(d: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """D(a) for adjusted counts ``a`` (one order's discounts ``d`` = [0, D1, D2, D3+])."""
+    return d[np.minimum(a, 3).astype(np.int64)]
+
+
+def unigram_probs(a1: np.ndarray, d1: np.ndarray, bos_id: int) -> np.ndarray:
+    """p(w) = (a(w) - D(a(w))) / sum a + gamma / V: the unigram level, interpolated with the
+    uniform distribution over the V predictable words (``a1`` has ``<s>``'s entry, set to 0)."""
+    V = len(a1) - 1
+    total = a1.sum()
+    gamma0 = d1.sum() / total
+    p = (a1 - d1) / total + gamma0 / V
+    p[bos_id] = 0.0
+    return p
+
+
+def context_weights(parent: np.ndarray, a: np.ndarray, d: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """sum_x a(h x) and gamma(h) = sum_x D(a(h x)) / sum_x a(h x) for contexts 0..size-1
+    (``parent``: each n-gram's context; a context with no continuation gets gamma 1)."""
+    denom = np.bincount(parent, weights=a, minlength=size)
+    mass = np.bincount(parent, weights=d, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gamma = np.where(denom > 0, mass / denom, 1.0)  # contexts with no continuation back off freely
+    return denom, gamma
+
+
+def interpolate(a: np.ndarray, d: np.ndarray, denom: np.ndarray, gamma: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """p(w | h) = (a(h w) - D) / sum_x a(h x) + gamma(h) p(w | h'), each argument given per n-gram."""
+    return (a - d) / denom + gamma * lower
 
 
 def estimate_kneser_ney(
@@ -106,56 +163,33 @@ def estimate_kneser_ney(
     """
     trie = trie or NgramTrie.count(corpus, order, progress)
     order = trie.order  # counting lowers an order above the longest sentence
-    V = len(corpus.vocab)
     a = adjusted_counts(trie)
-    discount_fn = modified_discounts if modified else single_discount
-    discounts, fallbacks = [], []
-    for n in range(1, order + 1):
-        d, reason = discount_fn(a[n - 1], n)
-        discounts.append(d)
-        if reason:
-            fallbacks.append(f"{reason}: using D1={d[1]:g} D2={d[2]:g} D3+={d[3]:g} for order {n}")
-    if fallbacks:
-        if len(fallbacks) > 3:  # one readable line even for a 50-gram on a small file
-            fallbacks = fallbacks[:2] + [f"the same for {len(fallbacks) - 2} more orders up to {order}"]
-        warnings.warn(
-            "Kneser-Ney discounts could not be estimated from the counts (small or repetitive data?); "
-            + "; ".join(fallbacks), DiscountWarning, stacklevel=2,
-        )
-
-    def discount_of(n: int, counts: np.ndarray) -> np.ndarray:
-        return discounts[n - 1][np.minimum(counts, 3).astype(np.int64)]
-
-    # Unigrams: interpolate with the uniform distribution over the V predictable words.
+    discounts, fallbacks = choose_discounts([count_of_counts(an) for an in a], modified)
     a1 = a[0].copy()
     a1[trie.bos_id] = 0.0  # <s> is never predicted
-    d1 = discount_of(1, a1)
-    total = a1.sum()
-    gamma0 = d1.sum() / total
-    p = (a1 - d1) / total + gamma0 / V
-    p[trie.bos_id] = 0.0
-    probs = [p]
+    probs = [unigram_probs(a1, discount_values(discounts[0], a1), trie.bos_id)]
     gammas = []
     for n in range(2, order + 1):
         parent = trie.parent(n)
         an = a[n - 1]
-        dn = discount_of(n, an)
-        denom = np.bincount(parent, weights=an, minlength=trie.size(n - 1))
-        mass = np.bincount(parent, weights=dn, minlength=trie.size(n - 1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            gamma = np.where(denom > 0, mass / denom, 1.0)  # contexts with no continuation back off freely
-        u = (an - dn) / denom[parent]
-        probs.append(u + gamma[parent] * probs[n - 2][trie.suffix(n)])
+        dn = discount_values(discounts[n - 1], an)
+        denom, gamma = context_weights(parent, an, dn, trie.size(n - 1))
+        probs.append(interpolate(an, dn, denom[parent], gamma[parent], probs[n - 2][trie.suffix(n)]))
         gammas.append(gamma)
     with np.errstate(divide="ignore"):
         logp = [np.log10(p) for p in probs]
     logp[0][trie.bos_id] = -99.0  # the ARPA convention for <s>: context only
     logbo = [np.log10(g) for g in gammas]
-    name = f"{'modified Kneser-Ney' if modified else 'Kneser-Ney'} {order}-gram"
-    model = BackoffModel(corpus.vocab, trie, logp, logbo, name)
+    model = BackoffModel(corpus.vocab, trie, logp, logbo, model_name(order, modified))
     model.smoothing = "kn" if modified else "ikn"
-    model.info = {
-        "discounts": [d[1:].tolist() for d in discounts],
-        "discount_fallbacks": fallbacks,
-    }
+    model.info = model_info(discounts, fallbacks)
     return model
+
+
+def model_name(order: int, modified: bool) -> str:
+    return f"{'modified Kneser-Ney' if modified else 'Kneser-Ney'} {order}-gram"
+
+
+def model_info(discounts: list, fallbacks: list) -> dict:
+    """What a Kneser-Ney model records of its estimation (saved with it, printed by ``ngram``)."""
+    return {"discounts": [d[1:].tolist() for d in discounts], "discount_fallbacks": fallbacks}

@@ -97,6 +97,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def memory_size(text: str) -> int:
+    """An argparse type: a memory size (``500M``, ``4G``, ``80%``; see :func:`perplex.resources.parse_size`)."""
+    from perplex.resources import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     """--train/--valid/--test/--split/--tokenize/--lowercase/--min-count/--max-vocab."""
     g = parser.add_argument_group(
@@ -149,7 +159,7 @@ def progress_enabled() -> bool:
 
 
 __all__ = ["Parser", "Formatter", "add_data_options", "load_data", "print_results", "positive_int",
-           "positive_float", "non_negative_float", "finite_float", "seed_int",
+           "positive_float", "non_negative_float", "finite_float", "seed_int", "memory_size",
            "parse_split", "progress_enabled", "check_outputs", "PerplexError"]
 
 

@@ -43,7 +43,7 @@ def _kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-def _writable_folder(folder: Path, label: str) -> None:
+def check_writable_folder(folder: Path, label: str) -> None:
     """Refuse a folder we cannot create files in (read-only, /proc, /sys, no permission).
 
     Trying is the only reliable test: ``os.access`` says yes to root on a
@@ -85,7 +85,7 @@ def check_output_file(path: str | os.PathLike, option: str | None = None, make_f
     elif not folder.is_dir():
         raise PerplexError(f"cannot write {label}: folder {folder} does not exist")
     else:
-        _writable_folder(folder, label)
+        check_writable_folder(folder, label)
     return dest
 
 
@@ -102,7 +102,7 @@ def check_output_folder(path: str | os.PathLike, option: str | None = None) -> P
         existing = existing.parent
     if not existing.is_dir():
         raise PerplexError(f"cannot write into {label}: {existing} is not a folder")
-    _writable_folder(existing, label)
+    check_writable_folder(existing, label)
     return folder
 
 
@@ -173,7 +173,7 @@ def remove_stale_temporaries(dest: Path) -> list[Path]:
         return removed
     for candidate in candidates:
         match = pattern.fullmatch(candidate.name)
-        if match and not _process_alive(int(match.group(1))) and candidate.is_file():
+        if match and not process_alive(int(match.group(1))) and candidate.is_file():
             with contextlib.suppress(OSError):
                 candidate.unlink()
                 removed.append(candidate)
@@ -185,7 +185,7 @@ def glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:

@@ -76,3 +76,35 @@ def check_memory(needed: float, what: str, hint: str = "") -> None:
     if needed > available:
         message = f"{what} needs about {format_bytes(needed)} of memory; this machine has {format_bytes(available)} available"
         raise PerplexError(message + (f"; {hint}" if hint else ""))
+
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """A memory size as ``lmplz -S`` takes it: ``500M``, ``4G``, ``1.5T``, ``2048K`` (powers of
+    1024; ``KiB``/``MB`` spellings too), a plain number of bytes, or ``80%`` of physical memory.
+
+    >>> parse_size("1G"), parse_size("512MiB"), parse_size("100")
+    (1073741824, 536870912, 100)
+
+    Raises
+    ------
+    ValueError
+        With a message saying what is expected.
+    """
+    s = text.strip()
+    try:
+        if s.endswith("%"):
+            share = float(s[:-1])
+            if not 0 < share <= 100:
+                raise ValueError
+            return int(_physical_memory() * share / 100)
+        head = s.rstrip("BbIiKkMmGgTt")
+        unit = s[len(head):].upper().replace("IB", "").replace("B", "")
+        value = float(head)
+        if unit not in _UNITS or not 0 <= value < float("inf"):
+            raise ValueError
+        return int(value * _UNITS[unit])
+    except ValueError:
+        raise ValueError(f"expected a size such as 500M, 4G or 80% (of this machine's memory), got {text!r}") from None

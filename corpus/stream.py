@@ -1,0 +1,134 @@
+"""Reading a training text as a stream of sentence blocks, never whole.
+
+:func:`perplex.corpus.text.read_sentences` holds the whole text and every
+token as Python strings (about 70 bytes a token); a corpus of hundreds of
+millions of tokens does not fit.  Here the text is read in blocks of about
+``block_bytes`` bytes cut after a line break, and each block is split exactly
+as the whole text would be (``str.splitlines`` never joins across ``\\n``;
+raw text is cut at paragraph breaks, the unit :func:`tokenize_raw` works on),
+so both readings give the same sentences.  The checks are those of
+:func:`perplex.corpus.text.read_text`: missing, empty, binary or non-UTF-8
+input is one line naming the file and, for bad bytes, their offset.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from pathlib import Path
+from typing import Iterator
+
+from perplex.corpus.text import Sentence, split_pretokenized, text_files, tokenize_raw
+from perplex.errors import PerplexError
+from perplex.fileio import check_input_file
+
+# A raw-text paragraph longer than this is cut at a line break (the only place
+# where a streamed --tokenize reading can differ from the in-memory one).
+MAX_PARAGRAPH_BYTES = 64 << 20
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def _file_blocks(path: Path, block_bytes: int) -> Iterator[str]:
+    """Decoded blocks of one file, each ending just after a ``\\n`` (the last one anywhere)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    offset = 0
+    pending = ""
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise PerplexError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        while True:
+            try:
+                data = handle.read(block_bytes)
+            except OSError as exc:
+                raise PerplexError(f"cannot read {path}: {exc.strerror}") from None
+            if b"\x00" in data:
+                raise PerplexError(f"{path} looks binary (it contains NUL bytes); give a UTF-8 text file")
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                raise PerplexError(f"{path} is not valid UTF-8 (byte {offset + exc.start}); convert it, "
+                                   "e.g. iconv -t UTF-8") from None
+            offset += len(data)
+            pending += text
+            if not data:
+                if pending:
+                    yield pending
+                return
+            cut = pending.rfind("\n") + 1
+            if cut:
+                yield pending[:cut]
+                pending = pending[cut:]
+
+
+def text_blocks(path: str | os.PathLike, block_bytes: int = 16 << 20) -> Iterator[str]:
+    """The text of a file (or of a folder's files, each ending a line) as blocks."""
+    for f in text_files(Path(path)):
+        last = "\n"
+        for block in _file_blocks(f, block_bytes):
+            last = block
+            yield block
+        if not last.endswith("\n"):
+            yield "\n"  # read_text joins files with a line break
+
+
+def string_blocks(text: str, block_bytes: int = 16 << 20) -> Iterator[str]:
+    """A text already in memory (the default corpus) as the same kind of blocks."""
+    start = 0
+    while start < len(text):
+        cut = text.find("\n", start + block_bytes)
+        end = len(text) if cut < 0 else cut + 1
+        yield text[start:end]
+        start = end
+
+
+def sentence_blocks(blocks: Iterator[str], tokenize: bool = False, lowercase: bool = False,
+                    source: str = "the text") -> Iterator[list[Sentence]]:
+    """Sentences block by block, as :func:`perplex.corpus.text.read_sentences` would cut them.
+
+    Raises
+    ------
+    PerplexError
+        When the whole text holds no token (``source`` names it).
+    """
+    any_text = False
+    found = False
+    pending = ""
+    for block in blocks:
+        any_text = any_text or bool(block.strip())
+        if not tokenize:
+            sentences = split_pretokenized(block, lowercase)
+        else:
+            pending += block
+            breaks = [m.end() for m in _PARAGRAPH_BREAK.finditer(pending)]
+            if breaks:
+                cut = breaks[-1]
+            elif len(pending) > MAX_PARAGRAPH_BYTES:
+                cut = pending.rfind("\n") + 1
+            else:
+                continue
+            sentences, pending = tokenize_raw(pending[:cut], lowercase), pending[cut:]
+        if sentences:
+            found = True
+            yield sentences
+        sentences = None  # let the block go before the next one is read
+    if tokenize and pending:
+        sentences = tokenize_raw(pending, lowercase)
+        if sentences:
+            found = True
+            yield sentences
+    if not any_text:
+        raise PerplexError(f"{source} is empty; give a file with at least one sentence")
+    if not found:
+        raise PerplexError(f"{source} contains no tokens; give a file with at least one sentence")
+
+
+def text_size(path: str | os.PathLike) -> int | None:
+    """Bytes of a training file or folder, or None when unknown (a pipe)."""
+    p = Path(path)
+    if p.is_dir():
+        return sum(f.stat().st_size for f in text_files(p))
+    check_input_file(p, "file", stream_ok=True)
+    return p.stat().st_size if p.is_file() else None

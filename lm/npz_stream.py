@@ -1,0 +1,48 @@
+"""Writing a numpy ``.npz`` archive array by array, piece by piece.
+
+``np.savez`` needs every array in memory; a model estimated on disk
+(:mod:`perplex.lm.streaming`) has arrays larger than memory.  This writer puts
+the same archive together from pieces: a stored (uncompressed) zip entry
+``NAME.npy`` per array, with the ``.npy`` header written first from the known
+dtype and length, then the data as it comes.  ``np.load`` reads the result as
+it reads ``np.savez``'s, and stored entries can be memory-mapped.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from typing import Iterable
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from perplex.fileio import atomic_write
+
+
+class Pieces:
+    """A 1-D array given as its dtype, its length and an iterable of consecutive pieces."""
+
+    def __init__(self, dtype, length: int, pieces: Iterable[np.ndarray]):
+        self.dtype = np.dtype(dtype)
+        self.length = int(length)
+        self.pieces = pieces
+
+
+def write_npz(path: str | os.PathLike, arrays: dict) -> None:
+    """Write ``arrays`` (name -> ndarray or :class:`Pieces`) as an ``.npz`` archive, atomically."""
+    with atomic_write(path, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+        for name, value in arrays.items():
+            with z.open(f"{name}.npy", "w", force_zip64=True) as f:
+                if isinstance(value, np.ndarray):
+                    npy_format.write_array(f, value, allow_pickle=False)
+                    continue
+                npy_format.write_array_header_1_0(
+                    f, {"descr": npy_format.dtype_to_descr(value.dtype), "fortran_order": False, "shape": (value.length,)})
+                written = 0
+                for piece in value.pieces:
+                    piece = np.ascontiguousarray(piece, value.dtype)
+                    f.write(piece.tobytes())
+                    written += len(piece)
+                if written != value.length:  # a bug, never a user's error: the archive would be corrupt
+                    raise AssertionError(f"{name}: {written} entries written, {value.length} announced")

@@ -1,0 +1,152 @@
+"""The streaming estimator end to end: text -> ids -> counts -> model file (and ARPA).
+
+Every stage works in pieces that fit the memory budget and keeps the rest in
+a private folder under ``--temp-dir`` (:class:`~.workspace.Workspace`), which
+is removed on every exit.  The model file is written as a stream in the
+layout :func:`perplex.lm.save_model` writes, then opened with
+:func:`perplex.lm.load_model` for scoring, so the model a caller gets is
+read from disk, pages as needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from perplex.lm.arpa import _CHUNK_ROWS, write_arpa_sections
+from perplex.lm.base import NgramModel
+from perplex.lm.kneser_ney import model_info, model_name
+from perplex.lm.npz_stream import Pieces, write_npz
+from perplex.lm.recipe import NgramConfig
+from perplex.lm.smoothing import resolve
+from perplex.lm.storage import FORMAT, VERSION, load_model
+from perplex.lm.streaming.count import count_ngrams
+from perplex.lm.streaming.estimate import estimate_streaming_kn
+from perplex.lm.streaming.tokens import read_token_stream
+from perplex.lm.streaming.workspace import Workspace, piece
+from perplex.lm.trie import useful_order
+
+# The smallest --memory the streaming path accepts: a chunk must hold a few
+# thousand sentences for sorting in runs to pay, and the merge a block of each run.
+MIN_BUDGET = 4 << 20
+# Disk the run needs at its peak, per position of the padded stream and order
+# (ids, two index streams, runs, maps, tables, estimation columns; measured on PTB: ~45).
+DISK_BYTES_PER_POSITION_ORDER = 64
+
+
+@dataclass
+class StreamingStats:
+    """What the streaming build measured: for the notes ``ngram`` prints."""
+
+    n_tokens: int
+    order: int
+    sizes: list
+    info: dict
+
+
+@contextlib.contextmanager
+def build_on_disk(blocks: Iterable[list], config: NgramConfig, *, budget: int, temp_dir: str | os.PathLike,
+                  save: str | os.PathLike | None = None, arpa: str | os.PathLike | None = None,
+                  min_count: int = 1, max_vocab: int | None = None, bar=None
+                  ) -> Iterator[tuple[NgramModel, StreamingStats]]:
+    """Estimate ``config``'s model from sentence ``blocks`` within about ``budget`` bytes.
+
+    Yields the model (read back from the file written to ``save``, or to the
+    workspace when ``save`` is None, which is removed on exit) and its
+    :class:`StreamingStats`.  ``bar(description, total, unit)`` makes progress bars.
+    """
+    entry, alpha = resolve(config.smoothing, config.alpha)
+    positions = [0]
+    workspace = Workspace(temp_dir, lambda: DISK_BYTES_PER_POSITION_ORDER * positions[0] * config.order)
+    with workspace as ws:
+        progress = bar("reading the text", None, "tok") if bar else None
+        stream = read_token_stream(blocks, ws, min_count, max_vocab, progress)
+        if progress is not None:
+            progress.close()
+        positions[0] = len(stream.tokens)
+        order = useful_order(stream, config.order)
+        counted = count_ngrams(stream, order, ws, budget, bar)
+        sizes = [counted.size(n) for n in range(1, order + 1)]
+        if entry.backoff:
+            modified = entry.name != "ikn"
+            columns, discounts, fallbacks = estimate_streaming_kn(counted, ws, budget, modified, bar)
+            info = model_info(discounts, fallbacks)
+            header = {"kind": "backoff", "name": model_name(order, modified), "smoothing": "kn" if modified else "ikn",
+                      "info": info, "alpha": None}
+        else:
+            alpha = {"mle": 0.0, "laplace": 1.0}.get(entry.name, alpha)
+            info = {"alpha": alpha}
+            columns = {"counts1": counted.unigram_counts}
+            for n in range(2, order + 1):
+                columns[f"keys{n}"] = counted.tables[n].columns["keys"]
+                columns[f"counts{n}"] = counted.tables[n].columns["counts"]
+            header = {"kind": "additive", "name": "", "smoothing": entry.name, "info": info, "alpha": alpha}
+        ws.stage = "writing the model"
+        path = save if save is not None else ws.path / "model.npz"
+        header = {"format": FORMAT, "version": VERSION, "order": order, **header}
+        arrays = {"header": np.array(json.dumps(header)), "vocab": np.array(stream.vocab.tokens),
+                  "vocab_counts": stream.vocab.counts}
+        names = [f"{kind}{n}" for n in range(1, order + 1) for kind in ("keys", "logp", "logbo", "counts")]
+        for name in names:
+            if name in columns:
+                arrays[name] = _pieces(columns[name], budget)
+        with ws.writing():
+            write_npz(path, arrays)
+        if arpa is not None:
+            ws.stage = "writing the ARPA file"
+            with ws.writing():
+                write_arpa_sections(arpa, stream.vocab.tokens, sizes, _arpa_rows(columns, counted.radix, order))
+        stats = StreamingStats(stream.n_tokens, order, sizes, info)
+        del counted, columns
+        yield load_model(path), stats
+
+
+def _pieces(values, budget: int):
+    """An array as it is, a column as :class:`Pieces` read within the budget."""
+    if isinstance(values, np.ndarray):
+        return values
+    return Pieces(values.dtype, len(values), (chunk for _, chunk in values.chunks(piece(budget, 16))))
+
+
+def _arpa_rows(columns: dict, radix: int, order: int):
+    """``rows(n)`` for :func:`write_arpa_sections` from the model's columns: the words of a
+    piece of table n come from ranges of the lower tables (keys are sorted by context)."""
+
+    def rows(n: int):
+        logbo = columns.get(f"logbo{n}") if n < order else None
+        size = radix if n == 1 else len(columns[f"keys{n}"])
+        for start in range(0, size, _CHUNK_ROWS):
+            stop = min(start + _CHUNK_ROWS, size)
+            if n == 1:
+                ids = np.arange(start, stop)[:, None]
+            else:
+                ids = _ngram_ids(columns, radix, n, columns[f"keys{n}"].read(start, stop))
+            yield (_read(columns[f"logp{n}"], start, stop), ids,
+                   None if logbo is None else _read(logbo, start, stop))
+
+    return rows
+
+
+def _read(values, start: int, stop: int) -> np.ndarray:
+    return values[start:stop] if isinstance(values, np.ndarray) else values.read(start, stop)
+
+
+def _ngram_ids(columns: dict, radix: int, n: int, keys: np.ndarray) -> np.ndarray:
+    """Word ids (k, n) of order-n keys, walking down the contexts' tables."""
+    words = [keys % radix]
+    parent = keys // radix
+    for m in range(n - 1, 1, -1):
+        lo = int(parent[0])  # parents are sorted: one contiguous range of table m
+        lower = columns[f"keys{m}"].read(lo, int(parent[-1]) + 1)[parent - lo]
+        words.append(lower % radix)
+        parent = lower // radix
+    words.append(parent)
+    return np.stack(words[::-1], axis=1)
+
+
+__all__ = ["build_on_disk", "StreamingStats", "MIN_BUDGET"]

@@ -1,0 +1,143 @@
+"""The on-disk (bounded-memory) estimator gives the in-memory model, bit for bit.
+
+Small budgets force many sorted runs, many merge blocks, partitioned counts and
+gathers; every table, probability and backoff is compared with the in-memory
+model's, and the ARPA files with each other byte for byte.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+
+import numpy as np
+import pytest
+
+from perplex.corpus import Vocabulary, encode, load_ptb
+from perplex.corpus.stream import sentence_blocks, string_blocks
+from perplex.eval import evaluate
+from perplex.lm import train, write_arpa
+from perplex.lm.recipe import NgramConfig
+from perplex.lm.streaming import build_on_disk
+from perplex.lm.streaming import workspace
+from perplex.lm.streaming import count
+from perplex.lm.streaming.count import sentence_chunks
+from perplex.lm.streaming.runs import merge_runs
+
+SMOOTHINGS = ["kn", "ikn", "addk", "mle", "laplace"]
+# With pieces of 16 entries, 20 kB cut a 300-sentence text into about 10 sorted runs
+# per order and the higher orders' probabilities are gathered range by range.
+BUDGET = 20_000
+
+
+@pytest.fixture
+def tiny_pieces(monkeypatch):
+    """Pieces of a few entries, so that small texts go through every partitioned path;
+    yields the number of sorted runs each merge got."""
+    monkeypatch.setattr(workspace, "MIN_PIECE", 16)
+    merged = []
+
+    def recording_merge(runs, *args):
+        merged.append(len(runs))
+        return merge_runs(runs, *args)
+
+    monkeypatch.setattr(count, "merge_runs", recording_merge)
+    yield merged
+
+
+def on_disk(sentences, smoothing, order, budget, tmp_path, **kw):
+    text = "\n".join(" ".join(s) for s in sentences) + "\n"
+    blocks = sentence_blocks(string_blocks(text, 97))  # many small blocks of text
+    return build_on_disk(blocks, NgramConfig(smoothing, order), budget=budget, temp_dir=tmp_path, **kw)
+
+
+def same_model(a, b):
+    """Every table and number of the two models is equal."""
+    assert a.vocab.tokens == b.vocab.tokens and a.vocab.counts.tolist() == b.vocab.counts.tolist()
+    assert a.order == b.order and a.name == b.name and a.smoothing == b.smoothing
+    for n in range(2, a.order + 1):
+        assert np.array_equal(np.asarray(a.trie.keys[n - 1]), np.asarray(b.trie.keys[n - 1])), f"keys of order {n}"
+    if hasattr(a, "logp"):
+        for n in range(1, a.order + 1):
+            assert np.array_equal(np.asarray(a.logp[n - 1]), np.asarray(b.logp[n - 1])), f"log10 p of order {n}"
+        for n in range(1, a.order):
+            assert np.array_equal(np.asarray(a.logbo[n - 1]), np.asarray(b.logbo[n - 1])), f"backoffs of order {n}"
+        assert a.info == b.info
+    else:
+        assert a.alpha == b.alpha
+        for n in range(1, a.order + 1):
+            assert np.array_equal(np.asarray(a.trie.counts[n - 1]), np.asarray(b.trie.counts[n - 1]))
+
+
+def random_corpus(seed, n_sentences=300, vocab=40):
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(vocab)] + ["<unk>"]
+    weights = [1 / (i + 1) for i in range(len(words))]  # Zipf-like: KN discounts have data at every count
+    return [rng.choices(words, weights, k=rng.choice([1, 1, 2, 3, 5, 8, 13])) for _ in range(n_sentences)]
+
+
+@pytest.mark.parametrize("smoothing", SMOOTHINGS)
+@pytest.mark.parametrize("order", [1, 2, 3, 5, 7])
+def test_small_corpora_every_order_and_smoothing(smoothing, order, tmp_path, tiny_pieces):
+    sentences = random_corpus(order)
+    test = random_corpus(100 + order, 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fallback discounts on small data, the same in both
+        memory = train(encode(sentences, Vocabulary.build(sentences)), smoothing, order)
+        with on_disk(sentences, smoothing, order, BUDGET, tmp_path) as (model, stats):
+            same_model(model, memory)
+            assert stats.sizes == [memory.trie.size(n) for n in range(1, memory.order + 1)]
+            ours = evaluate(model, encode(test, model.vocab)).perplexity
+            assert ours == evaluate(memory, encode(test, memory.vocab)).perplexity
+    assert list(tmp_path.iterdir()) == []  # the workspace is gone
+    assert len(tiny_pieces) == order - 1 and min(tiny_pieces, default=8) >= 8  # many runs per order
+
+
+def test_min_count_max_vocab_and_unk_in_text(tmp_path, tiny_pieces):
+    sentences = random_corpus(3, 400, 60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for min_count, max_vocab in [(3, None), (1, 12), (2, 20)]:
+            vocab = Vocabulary.build(sentences, min_count=min_count, max_vocab=max_vocab)
+            memory = train(encode(sentences, vocab), "kn", 4)
+            with on_disk(sentences, "kn", 4, BUDGET, tmp_path, min_count=min_count, max_vocab=max_vocab) as (model, _):
+                same_model(model, memory)
+
+
+def test_order_above_the_longest_sentence_is_capped_the_same_way(tmp_path):
+    sentences = [["a", "b"], ["b", "a", "a"], ["a"]]
+    with pytest.warns(UserWarning, match="above the longest n-gram"):
+        with on_disk(sentences, "mle", 9, 1 << 20, tmp_path) as (model, stats):
+            assert model.order == stats.order == 5  # the longest sentence, its <s> and </s>
+
+
+def test_ptb_five_gram_under_a_small_budget_gives_the_same_arpa_file(tmp_path):
+    """PTB, order 5, 4 MiB: about 28 sorted runs per order; the ARPA files are identical
+    bytes and the test perplexity is the same number."""
+    ptb = load_ptb()
+    vocab = Vocabulary.build(ptb["train"])
+    memory = train(encode(ptb["train"], vocab), "kn", 5)
+    write_arpa(memory, tmp_path / "memory.arpa")
+    work = tmp_path / "work"
+    work.mkdir()
+    with on_disk(ptb["train"], "kn", 5, 4 << 20, work, arpa=tmp_path / "disk.arpa",
+                 save=tmp_path / "disk.npz") as (model, _):
+        same_model(model, memory)
+        test = encode(ptb["test"], vocab)
+        assert evaluate(model, test).perplexity == evaluate(memory, test).perplexity
+    assert (tmp_path / "disk.arpa").read_bytes() == (tmp_path / "memory.arpa").read_bytes()
+    assert list(work.iterdir()) == []
+
+
+def test_sentence_chunks_cut_between_sentences(tmp_path):
+    sentences = random_corpus(5, 200)
+    with workspace.Workspace(tmp_path) as ws:
+        from perplex.lm.streaming.tokens import read_token_stream
+
+        stream = read_token_stream([sentences[:70], sentences[70:]], ws)
+        tokens = stream.tokens.read()
+        for size in (stream.longest + 2, 50, 333):
+            chunks = sentence_chunks(stream.tokens, stream.bos_id, size)
+            assert chunks[0][0] == 0 and chunks[-1][1] == len(tokens)
+            assert all(b == c for (_, b), (c, _) in zip(chunks, chunks[1:]))
+            assert all(tokens[a] == stream.bos_id and b - a <= size for a, b in chunks)
