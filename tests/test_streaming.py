@@ -22,7 +22,7 @@ from perplex.lm.streaming import build_on_disk
 from perplex.lm.streaming import workspace
 from perplex.lm.streaming import count
 from perplex.lm.streaming.count import sentence_chunks
-from perplex.lm.streaming.runs import merge_runs
+from perplex.lm.streaming.runs import merge_part
 
 SMOOTHINGS = ["kn", "ikn", "addk", "mle", "laplace"]
 # With pieces of 16 entries, 20 kB cut a 300-sentence text into about 10 sorted runs
@@ -31,17 +31,22 @@ BUDGET = 20_000
 
 
 @pytest.fixture
-def tiny_pieces(monkeypatch):
-    """Pieces of a few entries, so that small texts go through every partitioned path;
-    yields the number of sorted runs each merge got."""
+def small_pieces(monkeypatch):
+    """Pieces of a few entries, so that small texts go through every partitioned path."""
     monkeypatch.setattr(workspace, "MIN_PIECE", 16)
-    merged = []
 
-    def recording_merge(runs, *args):
-        merged.append(len(runs))
-        return merge_runs(runs, *args)
 
-    monkeypatch.setattr(count, "merge_runs", recording_merge)
+@pytest.fixture
+def tiny_pieces(monkeypatch, small_pieces):
+    """As small_pieces, and yields {order: (sorted runs, parts merged)}."""
+    merged = {}
+
+    def recording_merge(runs, lo, hi, folder, name):
+        n = int(name[len("table"):].split(".")[0])
+        merged[n] = (len(runs), merged.get(n, (0, 0))[1] + 1)
+        return merge_part(runs, lo, hi, folder, name)
+
+    monkeypatch.setattr(count, "merge_part", recording_merge)
     yield merged
 
 
@@ -90,7 +95,8 @@ def test_small_corpora_every_order_and_smoothing(smoothing, order, tmp_path, tin
             ours = evaluate(model, encode(test, model.vocab)).perplexity
             assert ours == evaluate(memory, encode(test, memory.vocab)).perplexity
     assert list(tmp_path.iterdir()) == []  # the workspace is gone
-    assert len(tiny_pieces) == order - 1 and min(tiny_pieces, default=8) >= 8  # many runs per order
+    assert sorted(tiny_pieces) == list(range(2, order + 1))
+    assert all(runs >= 8 and parts >= 2 for runs, parts in tiny_pieces.values())  # many runs and parts per order
 
 
 def test_min_count_max_vocab_and_unk_in_text(tmp_path, tiny_pieces):
@@ -141,3 +147,26 @@ def test_sentence_chunks_cut_between_sentences(tmp_path):
             assert chunks[0][0] == 0 and chunks[-1][1] == len(tokens)
             assert all(b == c for (_, b), (c, _) in zip(chunks, chunks[1:]))
             assert all(tokens[a] == stream.bos_id and b - a <= size for a, b in chunks)
+
+
+def test_worker_processes_give_the_same_model(tmp_path, small_pieces):
+    sentences = random_corpus(11, 400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = train(encode(sentences, Vocabulary.build(sentences)), "kn", 4)
+        with on_disk(sentences, "kn", 4, BUDGET, tmp_path, workers=2) as (model, stats):
+            same_model(model, memory)
+            assert stats.where == "2 processes"
+
+
+def test_a_dask_cluster_gives_the_same_model(tmp_path):
+    """A LocalCluster of 2 worker processes runs the counting, merging and estimating tasks."""
+    distributed = pytest.importorskip("distributed")
+    ptb = load_ptb()
+    train_sentences = ptb["train"][:6000]
+    memory = train(encode(train_sentences, Vocabulary.build(train_sentences)), "kn", 3)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with on_disk(train_sentences, "kn", 3, 1 << 20, tmp_path, dask=cluster.scheduler_address) as (model, stats):
+            same_model(model, memory)
+            assert stats.where == f"2 Dask workers at {cluster.scheduler_address}"
+    assert list(tmp_path.iterdir()) == []

@@ -18,6 +18,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from perplex.errors import PerplexError
 from perplex.lm.arpa import _CHUNK_ROWS, write_arpa_sections
 from perplex.lm.base import NgramModel
 from perplex.lm.kneser_ney import model_info, model_name
@@ -27,6 +28,7 @@ from perplex.lm.smoothing import resolve
 from perplex.lm.storage import FORMAT, VERSION, load_model
 from perplex.lm.streaming.count import count_ngrams
 from perplex.lm.streaming.estimate import estimate_streaming_kn
+from perplex.lm.streaming.executor import make_executor
 from perplex.lm.streaming.tokens import read_token_stream
 from perplex.lm.streaming.workspace import Workspace, piece
 from perplex.lm.trie import useful_order
@@ -47,34 +49,40 @@ class StreamingStats:
     order: int
     sizes: list
     info: dict
+    where: str = "this process"  # what ran the tasks
 
 
 @contextlib.contextmanager
 def build_on_disk(blocks: Iterable[list], config: NgramConfig, *, budget: int, temp_dir: str | os.PathLike,
                   save: str | os.PathLike | None = None, arpa: str | os.PathLike | None = None,
-                  min_count: int = 1, max_vocab: int | None = None, bar=None
-                  ) -> Iterator[tuple[NgramModel, StreamingStats]]:
+                  min_count: int = 1, max_vocab: int | None = None, bar=None, workers: int = 1,
+                  dask: str | None = None) -> Iterator[tuple[NgramModel, StreamingStats]]:
     """Estimate ``config``'s model from sentence ``blocks`` within about ``budget`` bytes.
 
     Yields the model (read back from the file written to ``save``, or to the
     workspace when ``save`` is None, which is removed on exit) and its
     :class:`StreamingStats`.  ``bar(description, total, unit)`` makes progress bars.
+    The counting, merging and estimating tasks run in this process, in ``workers``
+    processes sharing the budget, or on the Dask scheduler at address ``dask``
+    (whose workers must reach ``temp_dir``).
     """
     entry, alpha = resolve(config.smoothing, config.alpha)
     positions = [0]
     workspace = Workspace(temp_dir, lambda: DISK_BYTES_PER_POSITION_ORDER * positions[0] * config.order)
-    with workspace as ws:
+    executor = make_executor(workers, dask)
+    # Exits run backwards: the workers stop before their folder is removed.
+    with workspace as ws, contextlib.closing(executor), ws.writing():
         progress = bar("reading the text", None, "tok") if bar else None
         stream = read_token_stream(blocks, ws, min_count, max_vocab, progress)
         if progress is not None:
             progress.close()
         positions[0] = len(stream.tokens)
         order = useful_order(stream, config.order)
-        counted = count_ngrams(stream, order, ws, budget, bar)
+        counted = count_ngrams(stream, order, ws, budget, executor, bar)
         sizes = [counted.size(n) for n in range(1, order + 1)]
         if entry.backoff:
             modified = entry.name != "ikn"
-            columns, discounts, fallbacks = estimate_streaming_kn(counted, ws, budget, modified, bar)
+            columns, discounts, fallbacks = estimate_streaming_kn(counted, ws, budget, executor, modified, bar)
             info = model_info(discounts, fallbacks)
             header = {"kind": "backoff", "name": model_name(order, modified), "smoothing": "kn" if modified else "ikn",
                       "info": info, "alpha": None}
@@ -95,22 +103,31 @@ def build_on_disk(blocks: Iterable[list], config: NgramConfig, *, budget: int, t
         for name in names:
             if name in columns:
                 arrays[name] = _pieces(columns[name], budget)
-        with ws.writing():
+        with _output(path):
             write_npz(path, arrays)
         if arpa is not None:
             ws.stage = "writing the ARPA file"
-            with ws.writing():
+            with _output(arpa):
                 write_arpa_sections(arpa, stream.vocab.tokens, sizes, _arpa_rows(columns, counted.radix, order))
-        stats = StreamingStats(stream.n_tokens, order, sizes, info)
+        stats = StreamingStats(stream.n_tokens, order, sizes, info, executor.where)
         del counted, columns
         yield load_model(path), stats
+
+
+@contextlib.contextmanager
+def _output(path):
+    """A failed write of an output file is one line naming it (not the temp folder)."""
+    try:
+        yield
+    except OSError as exc:
+        raise PerplexError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _pieces(values, budget: int):
     """An array as it is, a column as :class:`Pieces` read within the budget."""
     if isinstance(values, np.ndarray):
         return values
-    return Pieces(values.dtype, len(values), (chunk for _, chunk in values.chunks(piece(budget, 16))))
+    return Pieces(values.dtype, len(values), (chunk for _, chunk in values.chunks(piece(budget, 64))))
 
 
 def _arpa_rows(columns: dict, radix: int, order: int):

@@ -18,29 +18,35 @@ what Kneser-Ney's continuation counts need, with no search in another table.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from perplex.errors import PerplexError
-from perplex.lm.streaming.runs import BYTES_PER_ENTRY, Table, merge_runs
+from perplex.lm.streaming.runs import MERGE_BYTES_PER_ENTRY, Table, count_chunk, index_chunk, key_bounds, merge_part
 from perplex.lm.streaming.tokens import TokenStream
-from perplex.lm.streaming.workspace import Column, Workspace, piece
-from perplex.lm.trie import BEFORE_START
+from perplex.lm.streaming.workspace import Column, Workspace
 
 # Peak bytes per stream position while a chunk is counted (ids, indices, depth,
-# keys, np.unique's sort, inverse, run fields): the chunk size is the budget over this.
+# keys, np.unique's sort, inverse, run fields): the chunk size is a task's budget over this.
 BYTES_PER_POSITION = 112
 
 
 @dataclass
 class CountedTables:
-    """Every order's table on disk (order 1 in memory: it is dense, V + 1 counts)."""
+    """Every order's table on disk (order 1 in memory: it is dense, V + 1 counts).
+
+    ``parts[n]`` are table n's parts in key order and ``contexts[n][j]`` the range
+    [lo, hi) of order n - 1 contexts whose continuations part j holds.
+    """
 
     order: int
     radix: int
     unigram_counts: np.ndarray
-    tables: dict = field(default_factory=dict)  # n >= 2 -> Table (keys, counts, suffix, bos)
+    tables: dict = field(default_factory=dict)
+    parts: dict = field(default_factory=dict)
+    contexts: dict = field(default_factory=dict)
 
     def size(self, n: int) -> int:
         return self.radix if n == 1 else len(self.tables[n])
@@ -60,80 +66,76 @@ def sentence_chunks(tokens: Column, bos_id: int, size: int) -> list[tuple[int, i
     return chunks
 
 
-def depth_of(tokens: np.ndarray, bos_id: int) -> np.ndarray:
-    """Tokens from the sentence's ``<s>`` up to each position (1 at ``<s>``); the chunk starts with ``<s>``."""
-    starts = np.flatnonzero(tokens == bos_id)
-    lengths = np.diff(np.append(starts, len(tokens)))
-    return np.arange(len(tokens)) - np.repeat(starts, lengths) + 1
-
-
-def count_ngrams(stream: TokenStream, order: int, workspace: Workspace, budget: int, bar=None) -> CountedTables:
-    """Count orders 1..``order`` of ``stream`` within about ``budget`` bytes of memory.
+def count_ngrams(stream: TokenStream, order: int, workspace: Workspace, budget: int, executor, bar=None) -> CountedTables:
+    """Count orders 1..``order`` of ``stream``, each task within ``executor.task_budget(budget)`` bytes.
 
     ``bar`` (a callable ``bar(description, total)`` returning a tqdm-like bar) shows each order's progress.
     """
     V = len(stream.vocab)
     radix, bos = V + 1, V
     tokens = stream.tokens
-    chunks = sentence_chunks(tokens, bos, max(budget // BYTES_PER_POSITION, stream.longest + 2))
+    task_budget = executor.task_budget(budget)
+    size = max(task_budget // BYTES_PER_POSITION, stream.longest + 2)
+    size = min(size, max(math.ceil(len(tokens) / executor.workers), stream.longest + 2))  # a chunk per worker at least
+    chunks = sentence_chunks(tokens, bos, size)
     unigrams = np.zeros(radix, np.int64)
-    for a, b in chunks:
-        tok = tokens.read(a, b)
+    for _, tok in tokens.chunks(size):
         unigrams += np.bincount(tok[tok != bos], minlength=radix)
     counted = CountedTables(order, radix, unigrams)
-    prev: Column | None = None  # order n - 1 indices per position (order 1: the ids themselves)
+    folder = str(workspace.path)
+    starts, stops = [a for a, _ in chunks], [b for _, b in chunks]
+    K = len(chunks)
+    prev = [None] * K  # each chunk's order n - 1 indices (order 1: the ids themselves)
     for n in range(2, order + 1):
         if counted.size(n - 1) * radix >= 2**63:
             raise PerplexError(f"{counted.size(n - 1):,} distinct {n - 1}-grams and {V:,} words are too many for "
                                f"64-bit {n}-gram keys; lower --order or --max-vocab")
-        workspace.stage = f"counting {n}-grams"
         progress = bar(f"counting {n}-grams", len(tokens)) if bar else None
-        runs, inverses = [], []
-        for r, (a, b) in enumerate(chunks):
-            tok = tokens.read(a, b).astype(np.int64)
-            idx = tok if prev is None else prev.read(a, b)
-            depth = depth_of(tok, bos)
-            at = np.flatnonzero(depth >= n)
-            keys, inverse, counts = np.unique(idx[at - 1] * radix + tok[at], return_inverse=True, return_counts=True)
-            where = np.empty(len(keys), np.int64)
-            where[inverse] = at  # one occurrence of each n-gram: its suffix and start are those of every one
-            run = Table(workspace, f"run{n}.{r}")
-            run.append(keys=keys, counts=counts, suffix=idx[where], bos=depth[where] == n)
-            runs.append(run)
-            if n < order:
-                inverses.append(workspace.column(f"inverse{n}.{r}", np.int32))
-                inverses[-1].append(inverse.ravel())
-            if progress is not None:
-                progress.update(b - a)
-                progress.set_postfix_str(f"disk {_disk(workspace)}")
-        table = Table(workspace, f"table{n}")
-        maps = [workspace.column(f"map{n}.{r}", np.int64) for r in range(len(runs))]
+        workspace.stage = f"counting {n}-grams"
+        counted_runs = executor.map(count_chunk, [tokens] * K, starts, stops, prev, [n] * K, [radix] * K,
+                                    [folder] * K, [f"run{n}.{r}" for r in range(K)], [n < order] * K,
+                                    done=lambda r: _advance(progress, workspace, stops[r] - starts[r]))
+        runs = [run for run, _ in counted_runs]
         workspace.stage = f"merging the sorted runs of {n}-grams"
-        merge_runs(runs, table, maps, piece(budget, 4 * BYTES_PER_ENTRY))
+        entries = sum(len(run) for run in runs)
+        bounds = key_bounds(runs, radix, max(executor.workers, math.ceil(entries * MERGE_BYTES_PER_ENTRY / task_budget)))
+        P = len(bounds) - 1
+        merged = executor.map(merge_part, [runs] * P, bounds[:-1].tolist(), bounds[1:].tolist(), [folder] * P,
+                              [f"table{n}.{j}" for j in range(P)])
         for run in runs:
             run.delete()
-        counted.tables[n] = table
+        parts = [part for part, _ in merged]
+        counted.parts[n], counted.tables[n] = parts, Table.stack(parts)
+        context_bounds = (bounds // radix).tolist()
+        context_bounds[-1] = counted.size(n - 1)
+        counted.contexts[n] = list(zip(context_bounds[:-1], context_bounds[1:]))
         if n < order:
-            nxt = workspace.column(f"index{n}.i64", np.int64)
-            for (a, b), m, inv in zip(chunks, maps, inverses):
-                depth = depth_of(tokens.read(a, b), bos)
-                idx = np.full(b - a, BEFORE_START, np.int64)
-                idx[depth >= n] = m.read()[inv.read()]
-                nxt.append(idx)
-                inv.delete()
-            if prev is not None:
-                prev.delete()
+            workspace.stage = f"numbering the {n}-grams of the text"
+            offsets = np.cumsum([0] + [len(p) for p in parts])[:-1]
+            maps = [[m[r] for _, m in merged] for r in range(K)]
+            nxt = executor.map(index_chunk, [tokens] * K, starts, stops, [n] * K, [radix] * K,
+                               [inv for _, inv in counted_runs], maps, [offsets] * K, [folder] * K,
+                               [f"index{n}.{r}" for r in range(K)])
+            for r in range(K):
+                counted_runs[r][1].delete()
+                if prev[r] is not None:
+                    prev[r].delete()
             prev = nxt
-        for m in maps:
-            m.delete()
+        for _, m in merged:
+            for _, col in m:
+                col.delete()
         if progress is not None:
             progress.close()
-    if prev is not None:
-        prev.delete()
+    for col in prev:
+        if col is not None:
+            col.delete()
     return counted
 
 
-def _disk(workspace: Workspace) -> str:
-    from perplex.resources import format_bytes
+def _advance(progress, workspace: Workspace, positions: int) -> None:
+    """Move a stage's bar by the positions a task did, with the disk the run holds."""
+    if progress is not None:
+        from perplex.resources import format_bytes
 
-    return format_bytes(workspace.disk_used())
+        progress.update(positions)
+        progress.set_postfix_str(f"disk {format_bytes(workspace.disk_used())}")

@@ -2,123 +2,144 @@
 
 The arithmetic is that of :func:`perplex.lm.kneser_ney.estimate_kneser_ney`
 (the same functions: :func:`~perplex.lm.kneser_ney.context_weights`,
-:func:`~perplex.lm.kneser_ney.interpolate`, ...), applied to pieces:
+:func:`~perplex.lm.kneser_ney.interpolate`, ...), applied to the parts of
+each table (:mod:`~.runs`), one task per part:
 
-* continuation counts N1+(. w): a count of each order-n entry's suffix over
-  table n + 1, done over ranges of table n that fit the budget;
-* a context's weight sums over its continuations, which are contiguous in
-  the next table (keys are sorted by context): chunks are cut between
-  contexts, so each sum runs over the same numbers in the same order as
-  ``np.bincount`` over the whole table does;
+* continuation counts N1+(. w): each part of table n counts its entries among
+  the suffixes of table n + 1, read piece by piece;
+* a context's weight sums over its continuations, which are contiguous and
+  in one part; inside a part, pieces are cut between contexts, so each sum
+  runs over the same numbers in the same order as ``np.bincount`` over the
+  whole table does;
 * p(w | h') of the shorter context is gathered from the lower order's
-  probabilities, held whole when they fit half the budget, else read in ranges.
+  probabilities, held whole when they fit half a task's budget, else read in ranges.
 
 The result is bit-identical to the in-memory model.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from perplex.lm.kneser_ney import (choose_discounts, context_weights, count_of_counts, discount_values,
                                    interpolate, unigram_probs)
 from perplex.lm.streaming.count import CountedTables
-from perplex.lm.streaming.workspace import Column, Workspace, piece
+from perplex.lm.streaming.runs import Table
+from perplex.lm.streaming.workspace import Column, Stacked, Workspace, piece
 
-# Bytes per table entry while a chunk is estimated (keys, parents, counts, discounts,
+# Bytes per table entry while a piece is estimated (keys, parents, counts, discounts,
 # suffixes, gathered probabilities, results).
 BYTES_PER_ENTRY = 96
 
 
-def estimate_streaming_kn(counted: CountedTables, workspace: Workspace, budget: int, modified: bool = True,
+def estimate_streaming_kn(counted: CountedTables, workspace: Workspace, budget: int, executor, modified: bool = True,
                           bar=None) -> tuple[dict, list, list]:
     """The model's arrays as columns named as in the saved model (``logp1``, ``keys2``, ``logbo1``, ...),
     with the discounts and the fallbacks used (see :func:`perplex.lm.kneser_ney.choose_discounts`)."""
     N, radix = counted.order, counted.radix
     bos = radix - 1
-    adjusted = _adjusted_counts(counted, workspace, budget, bar)
-    coc = [np.zeros(5, np.int64) for _ in range(N)]
-    coc[0] = count_of_counts(adjusted[1])
+    task_budget = executor.task_budget(budget)
+    folder = str(workspace.path)
+    workspace.stage = "counting the continuations"
+    a1 = counted.unigram_counts.astype(np.float64)
+    if N > 1:
+        cont = _count_values(counted.tables[2].columns["suffix"], 0, radix, task_budget)
+        a1 = np.where(np.arange(radix) == bos, counted.unigram_counts, cont).astype(np.float64)
+    coc = [count_of_counts(a1)]
+    adjusted = {}
     for n in range(2, N + 1):
-        for _, a in adjusted[n].chunks(piece(budget, 16)):
-            coc[n - 1] += count_of_counts(a)
+        parts = counted.parts[n]
+        P = len(parts)
+        offsets = np.cumsum([0] + [len(p) for p in parts])
+        above = counted.tables[n + 1].columns["suffix"] if n < N else None
+        results = executor.map(adjusted_part, parts, offsets[:-1].tolist(), [above] * P, [task_budget] * P,
+                               [folder] * P, [f"adjusted{n}.{j}" for j in range(P)])
+        adjusted[n] = [col for col, _ in results]
+        coc.append(sum((c for _, c in results), np.zeros(5, np.int64)))
+    for n in range(2, N + 1):
+        for part in counted.parts[n]:
+            part.columns["bos"].delete()
     discounts, fallbacks = choose_discounts(coc, modified)
 
-    a1 = adjusted[1].copy()
     a1[bos] = 0.0  # <s> is never predicted
     lower = unigram_probs(a1, discount_values(discounts[0], a1), bos)
-    columns = {"logp1": _log10(workspace, "logp1", lower)}
-    columns["logp1"].write_at(bos, np.array([-99.0]))  # the ARPA convention for <s>: context only
+    with np.errstate(divide="ignore"):
+        logp1 = np.log10(lower)
+    logp1[bos] = -99.0  # the ARPA convention for <s>: context only
+    columns = {"logp1": logp1}
     for n in range(2, N + 1):
         workspace.stage = f"estimating {n}-gram probabilities"
-        table = counted.tables[n]
-        progress = bar(f"estimating {n}-grams", len(table)) if bar else None
-        gather = _Gather(lower, budget // 2)
-        logp = workspace.column(f"logp{n}.f8", np.float64)
-        logbo = workspace.column(f"logbo{n - 1}.f8", np.float64)
-        probs = workspace.column(f"p{n}.f8", np.float64) if n < N else None
-        done = 0  # contexts of table n - 1 whose weight is written
-        size = max(budget // (2 * BYTES_PER_ENTRY), radix)  # a context has fewer than radix continuations
-        for start, stop, keys in _context_chunks(table.columns["keys"], radix, size):
-            parent = keys // radix
-            first = int(parent[0])
-            local = parent - first
-            a = adjusted[n].read(start, stop)
-            d = discount_values(discounts[n - 1], a)
-            denom, gamma = context_weights(local, a, d, int(local[-1]) + 1)
-            logbo.append(np.zeros(first - done))  # contexts with no continuation: gamma 1
-            logbo.append(np.log10(gamma))
-            done = first + len(gamma)
-            p = interpolate(a, d, denom[local], gamma[local], gather(table.columns["suffix"].read(start, stop)))
-            with np.errstate(divide="ignore"):
-                logp.append(np.log10(p))
-            if probs is not None:
-                probs.append(p)
-            if progress is not None:
-                progress.update(stop - start)
-        logbo.append(np.zeros(counted.size(n - 1) - done))
-        columns[f"logp{n}"], columns[f"logbo{n - 1}"] = logp, logbo
-        columns[f"keys{n}"] = table.columns["keys"]
-        adjusted[n].delete()
+        parts = counted.parts[n]
+        P = len(parts)
+        progress = bar(f"estimating {n}-grams", len(counted.tables[n])) if bar else None
+        results = executor.map(
+            estimate_part, parts, adjusted[n], [discounts[n - 1]] * P, counted.contexts[n], [lower] * P, [radix] * P,
+            [n < N] * P, [task_budget] * P, [folder] * P, [f"{n}.{j}" for j in range(P)],
+            done=lambda j: progress.update(len(parts[j])) if progress is not None else None)
+        for col in adjusted[n]:
+            if col is not None:
+                col.delete()
         if isinstance(lower, Column):
             lower.delete()
-        lower = probs
+        columns[f"logp{n}"] = Stacked([r[0] for r in results])
+        columns[f"logbo{n - 1}"] = Stacked([r[1] for r in results])
+        columns[f"keys{n}"] = counted.tables[n].columns["keys"]
+        lower = Stacked([r[2] for r in results]) if n < N else None
         if progress is not None:
             progress.close()
     return columns, discounts, fallbacks
 
 
-def _log10(workspace: Workspace, name: str, values: np.ndarray) -> Column:
-    col = workspace.column(f"{name}.f8", np.float64)
-    with np.errstate(divide="ignore"):
-        col.append(np.log10(values))
-    return col
+def adjusted_part(part: Table, offset: int, above: Column | None, budget: int, folder: str,
+                  name: str) -> tuple[Column | None, np.ndarray]:
+    """a(.) of one part of table n (entries ``offset`` on), and its count-of-counts.
+
+    ``above`` is the suffix column of table n + 1 (None at the top order, where a is the raw count).
+    """
+    if above is None:
+        coc = np.zeros(5, np.int64)
+        for _, c in part.columns["counts"].chunks(piece(budget, 16)):
+            coc += count_of_counts(c.astype(np.float64))
+        return None, coc
+    cont = _count_values(above, offset, offset + len(part), budget)
+    fields = part.read(0, len(part))
+    a = np.where(fields["bos"].astype(bool), fields["counts"], cont).astype(np.float64)
+    col = Column.create(Path(folder) / f"{name}.f8", np.float64)
+    col.append(a)
+    return col, count_of_counts(a)
 
 
-def _adjusted_counts(counted: CountedTables, workspace: Workspace, budget: int, bar) -> dict:
-    """a(.) per order (see :func:`perplex.lm.kneser_ney.adjusted_counts`): order 1 in memory,
-    the others as float64 columns."""
-    N, radix = counted.order, counted.radix
-    if N == 1:
-        return {1: counted.unigram_counts.astype(np.float64)}
-    adjusted = {N: _as_float(workspace, f"adjusted{N}", counted.tables[N].columns["counts"], budget)}
-    cont = _count_values(counted.tables[2].columns["suffix"], 0, radix, budget)
-    starts_bos = np.arange(radix) == radix - 1
-    adjusted[1] = np.where(starts_bos, counted.unigram_counts, cont).astype(np.float64)
-    for n in range(2, N):
-        workspace.stage = f"counting the continuations of {n}-grams"
-        table, suffix = counted.tables[n], counted.tables[n + 1].columns["suffix"]
-        col = workspace.column(f"adjusted{n}.f8", np.float64)
-        part = piece(budget, 24)  # the range of table n counted per pass over table n + 1
-        for lo in range(0, len(table), part):
-            hi = min(lo + part, len(table))
-            cont = _count_values(suffix, lo, hi, budget)
-            fields = table.read(lo, hi)
-            col.append(np.where(fields["bos"].astype(bool), fields["counts"], cont).astype(np.float64))
-        adjusted[n] = col
-    for n in range(2, N + 1):  # raw counts and start flags are used up; suffixes stay (for the probabilities)
-        counted.tables[n].columns["bos"].delete()
-    return adjusted
+def estimate_part(part: Table, adjusted: Column | None, d: np.ndarray, contexts: tuple, lower, radix: int,
+                  keep_probs: bool, budget: int, folder: str, name: str) -> tuple[Column, Column, Column | None]:
+    """log10 p of one part of table n, log10 gamma of its contexts (order n - 1 indices
+    ``contexts[0]`` to ``contexts[1]``), and p itself when the next order needs it."""
+    first_context, end_context = contexts
+    folder = Path(folder)
+    logp = Column.create(folder / f"logp{name}.f8", np.float64)
+    logbo = Column.create(folder / f"logbo{name}.f8", np.float64)
+    probs = Column.create(folder / f"p{name}.f8", np.float64) if keep_probs else None
+    gather = _Gather(lower, budget // 2)
+    done = first_context  # contexts whose weight is written
+    size = max(piece(budget, 2 * BYTES_PER_ENTRY), radix)  # a context has fewer than radix continuations
+    for start, stop, keys in _context_pieces(part.columns["keys"], radix, size):
+        parent = keys // radix
+        first = int(parent[0])
+        local = parent - first
+        a = part.columns["counts"].read(start, stop).astype(np.float64) if adjusted is None else adjusted.read(start, stop)
+        dn = discount_values(d, a)
+        denom, gamma = context_weights(local, a, dn, int(local[-1]) + 1)
+        logbo.append(np.zeros(first - done))  # contexts with no continuation: gamma 1
+        logbo.append(np.log10(gamma))
+        done = first + len(gamma)
+        p = interpolate(a, dn, denom[local], gamma[local], gather(part.columns["suffix"].read(start, stop)))
+        with np.errstate(divide="ignore"):
+            logp.append(np.log10(p))
+        if probs is not None:
+            probs.append(p)
+    logbo.append(np.zeros(end_context - done))
+    return logp, logbo, probs
 
 
 def _count_values(values: Column, lo: int, hi: int, budget: int) -> np.ndarray:
@@ -130,15 +151,8 @@ def _count_values(values: Column, lo: int, hi: int, budget: int) -> np.ndarray:
     return out
 
 
-def _as_float(workspace: Workspace, name: str, counts: Column, budget: int) -> Column:
-    col = workspace.column(f"{name}.f8", np.float64)
-    for _, c in counts.chunks(piece(budget, 16)):
-        col.append(c.astype(np.float64))
-    return col
-
-
-def _context_chunks(keys: Column, radix: int, size: int):
-    """(start, stop, keys) pieces of a table, each ending where a context's continuations end."""
+def _context_pieces(keys: Column, radix: int, size: int):
+    """(start, stop, keys) pieces of a part, each ending where a context's continuations end."""
     start, total = 0, len(keys)
     while start < total:
         stop = min(start + size, total)

@@ -95,11 +95,8 @@ class Workspace:
             self.path = None
 
     def column(self, name: str, dtype) -> "Column":
-        """A new empty column (an existing one of that name is replaced)."""
-        col = Column(self, self.path / name, np.dtype(dtype))
-        with self.writing():
-            open(col.path, "wb").close()
-        return col
+        """A new empty column in the folder (an existing one of that name is replaced)."""
+        return Column.create(self.path / name, dtype)
 
     def disk_used(self) -> int:
         """Bytes held by this run's files now."""
@@ -129,20 +126,28 @@ class Workspace:
 
 
 class Column:
-    """A flat file of one dtype: append chunks, read slices, know its length."""
+    """A flat file of one dtype: append chunks, read slices, know its length.
 
-    def __init__(self, workspace: Workspace, path: Path, dtype: np.dtype):
-        self.workspace = workspace
-        self.path = path
-        self.dtype = dtype
-        self.length = 0
+    A column is a path, a dtype and a length, so it travels to worker processes
+    (and Dask workers sharing the folder) and back.
+    """
+
+    def __init__(self, path: Path, dtype, length: int = 0):
+        self.path = Path(path)
+        self.dtype = np.dtype(dtype)
+        self.length = length
+
+    @classmethod
+    def create(cls, path: Path, dtype) -> "Column":
+        open(path, "wb").close()
+        return cls(path, dtype)
 
     def __len__(self) -> int:
         return self.length
 
     def append(self, values: np.ndarray) -> None:
         values = np.ascontiguousarray(values, self.dtype)
-        with self.workspace.writing(), open(self.path, "ab") as f:
+        with open(self.path, "ab") as f:
             values.tofile(f)
         self.length += len(values)
 
@@ -156,13 +161,13 @@ class Column:
     def write_at(self, start: int, values: np.ndarray) -> None:
         """Overwrite entries from ``start`` (within the column)."""
         values = np.ascontiguousarray(values, self.dtype)
-        with self.workspace.writing(), open(self.path, "r+b") as f:
+        with open(self.path, "r+b") as f:
             f.seek(start * self.dtype.itemsize)
             values.tofile(f)
 
     def chunks(self, size: int, start: int = 0, stop: int | None = None):
         """(offset, entries) over ``start:stop`` in pieces of at most ``size``."""
-        stop = self.length if stop is None else stop
+        stop = len(self) if stop is None else stop
         for lo in range(start, stop, size):
             yield lo, self.read(lo, min(lo + size, stop))
 
@@ -170,3 +175,38 @@ class Column:
         with contextlib.suppress(OSError):
             os.unlink(self.path)
         self.length = 0
+
+
+class Stacked(Column):
+    """Columns read as one, in order: a table whose parts were written by different tasks."""
+
+    def __init__(self, parts: list[Column]):
+        self.parts = list(parts)
+        self.dtype = self.parts[0].dtype if self.parts else np.dtype(np.int64)
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        stop = len(self) if stop is None else min(stop, len(self))
+        if stop <= start:
+            return np.empty(0, self.dtype)
+        first = int(np.searchsorted(self.offsets, start, side="right")) - 1
+        pieces = []
+        for k in range(first, len(self.parts)):
+            lo = int(self.offsets[k])
+            if lo >= stop:
+                break
+            pieces.append(self.parts[k].read(max(start - lo, 0), stop - lo))
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def append(self, values):  # pragma: no cover - a stacked column is read-only
+        raise TypeError("a stacked column is read-only")
+
+    def write_at(self, start, values):  # pragma: no cover
+        raise TypeError("a stacked column is read-only")
+
+    def delete(self) -> None:
+        for p in self.parts:
+            p.delete()

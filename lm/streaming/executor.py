@@ -1,0 +1,132 @@
+"""Where the on-disk estimator's tasks run: here, in worker processes, or on a Dask cluster.
+
+Each stage is a list of independent tasks (count this chunk, merge that key
+range, estimate this part of a table), plain functions of paths and numbers
+that read and write files in the run's folder.  An executor runs a list of
+them and returns their results in order; the orchestration (:mod:`~.count`,
+:mod:`~.estimate`) is the same whatever runs them.  The folder must be one
+that every worker reaches: on a cluster, ``--temp-dir`` on shared storage.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+from perplex.errors import PerplexError
+
+# Seconds to wait for a Dask scheduler before giving up.
+CONNECT_TIMEOUT = 10
+
+
+class SerialExecutor:
+    """Every task in this process, one after another.
+
+    Every executor's ``map(fn, *iterables, done=None)`` returns the results in
+    order and calls ``done(i)`` as task i's result arrives.
+    """
+
+    workers = 1
+    where = "this process"
+
+    def task_budget(self, budget: int) -> int:
+        """The memory one task may use: a share of ``budget`` when the workers share this machine."""
+        return budget // self.workers
+
+    def map(self, fn, *iterables, done=None) -> list:
+        results = []
+        for args in zip(*iterables):
+            results.append(fn(*args))
+            _done(done, len(results) - 1)
+        return results
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessExecutor(SerialExecutor):
+    """Tasks spread over ``workers`` forked processes of this machine."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.where = f"{workers} processes"
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+    def map(self, fn, *iterables, done=None) -> list:
+        results = []
+        for result in self.pool.map(fn, *iterables):
+            results.append(result)
+            _done(done, len(results) - 1)
+        return results
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+class DaskExecutor(SerialExecutor):
+    """Tasks spread over the workers of a ``dask.distributed`` scheduler; each worker
+    (a machine of its own, as a rule) may use the whole budget."""
+
+    def __init__(self, address: str):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise PerplexError("--dask needs the dask.distributed package: pip install 'dask[distributed]'") from None
+        _probe(address)  # a Client that fails to connect hangs in its finalizer; fail before making one
+        try:
+            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise PerplexError(_unreachable(address, type(exc).__name__)) from None
+        self.workers = max(len(self.client.scheduler_info().get("workers", {})), 1)
+        self.where = f"{self.workers} Dask workers at {address}"
+
+    def task_budget(self, budget: int) -> int:
+        return budget
+
+    def map(self, fn, *iterables, done=None) -> list:
+        futures = self.client.map(fn, *iterables, pure=False)
+        results = []
+        for future in futures:
+            results.append(future.result())
+            _done(done, len(results) - 1)
+        return results
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _unreachable(address: str, why: str) -> str:
+    return (f"cannot reach the Dask scheduler at --dask {address} ({why}); start one with 'dask scheduler' and "
+            "workers with 'dask worker ADDRESS', and check the address (tcp://HOST:PORT, port 8786 by default)")
+
+
+def _probe(address: str) -> None:
+    """Refuse an address that is malformed or where nothing listens (TCP schemes)."""
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address, strict=False)
+        if scheme not in ("tcp", "tls"):
+            return  # inproc:// and other transports: let the client try
+        host, port = parse_host_port(location, default_port=8786)
+    except (ValueError, TypeError):
+        raise PerplexError(_unreachable(address, "not an address of the form tcp://HOST:PORT")) from None
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise PerplexError(_unreachable(address, exc.strerror or type(exc).__name__)) from None
+
+
+def _done(callback, index: int) -> None:
+    """Tell the caller (a progress bar) that task ``index`` has finished."""
+    if callback is not None:
+        callback(index)
+
+
+def make_executor(workers: int = 1, dask: str | None = None):
+    """The executor for ``--dask ADDRESS``, else ``workers`` local processes (1: this process)."""
+    if dask:
+        return DaskExecutor(dask)
+    return ProcessExecutor(workers) if workers > 1 else SerialExecutor()
