@@ -209,6 +209,7 @@ def _case(name, argv, status, mentions):
 
 
 NGRAM = ["ngram", "--train", "train.txt", *SPLIT]
+ON_DISK = ["ngram", "--train", "train.txt", "--test", "train.txt"]
 EMBED = ["embed", "--train", "train.txt", *SPLIT, "--out", "new.txt"]
 TRANSFORMER = ["transformer", "--train", "train.txt", *SPLIT, "--checkpoint", "new.pt"]
 NUMBERS = [
@@ -219,6 +220,17 @@ NUMBERS = [
     _case("ngram --min-count 0", [*NGRAM, "--min-count", "0"], 2, "--min-count"),
     _case("ngram --split 0/0/0", ["ngram", "--train", "train.txt", "--split", "0/0/0"], 2, "--split"),
     _case("ngram --split inf", ["ngram", "--train", "train.txt", "--split", "inf/1/1"], 2, "--split"),
+    _case("ngram --memory 1K", [*NGRAM, "--memory", "1K"], 1, "--memory"),
+    _case("ngram --memory x", [*NGRAM, "--memory", "x"], 2, "--memory"),
+    _case("ngram --memory 0%", [*NGRAM, "--memory", "0%"], 2, "--memory"),
+    _case("ngram --memory nan", [*NGRAM, "--memory", "nan"], 2, "--memory"),
+    _case("ngram --temp-dir missing", [*NGRAM, "--temp-dir", "no-such-folder"], 1, "--temp-dir"),
+    _case("ngram --temp-dir a file", [*NGRAM, "--temp-dir", "train.txt"], 1, "--temp-dir"),
+    _case("ngram --temp-dir /proc", [*NGRAM, "--temp-dir", "/proc"], 1, "--temp-dir"),
+    _case("ngram --workers 0", [*NGRAM, "--workers", "0"], 2, "--workers"),
+    _case("ngram --dask nonsense", [*ON_DISK, "--dask", "nonsense"], 1, "--dask"),
+    _case("ngram --dask nobody listening", [*ON_DISK, "--dask", "tcp://127.0.0.1:9"], 1, "--dask"),
+    _case("ngram --dask unknown host", [*ON_DISK, "--dask", "tcp://no-such-host.invalid:8786"], 1, "--dask"),
     _case("generate --seed -1", ["generate", "--arpa", "model.arpa", "--seed", "-1"], 2, "--seed"),
     _case("generate --temperature nan", ["generate", "--arpa", "model.arpa", "--temperature", "nan"], 2, "--temperature"),
     _case("generate --temperature inf (Transformer)", ["generate", "--model", "model.pt", "--prompt", "the",

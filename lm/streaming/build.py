@@ -30,15 +30,12 @@ from perplex.lm.streaming.count import count_ngrams
 from perplex.lm.streaming.estimate import estimate_streaming_kn
 from perplex.lm.streaming.executor import make_executor
 from perplex.lm.streaming.tokens import read_token_stream
-from perplex.lm.streaming.workspace import Workspace, piece
+from perplex.lm.streaming.workspace import DISK_BYTES_PER_POSITION_ORDER, Workspace, piece
 from perplex.lm.trie import useful_order
 
 # The smallest --memory the streaming path accepts: a chunk must hold a few
 # thousand sentences for sorting in runs to pay, and the merge a block of each run.
 MIN_BUDGET = 4 << 20
-# Disk the run needs at its peak, per position of the padded stream and order
-# (ids, two index streams, runs, maps, tables, estimation columns; measured on PTB: ~45).
-DISK_BYTES_PER_POSITION_ORDER = 64
 
 
 @dataclass
@@ -103,7 +100,7 @@ def build_on_disk(blocks: Iterable[list], config: NgramConfig, *, budget: int, t
         for name in names:
             if name in columns:
                 arrays[name] = _pieces(columns[name], budget)
-        with _output(path):
+        with _output(save) if save is not None else contextlib.nullcontext():  # else the temp folder's own
             write_npz(path, arrays)
         if arpa is not None:
             ws.stage = "writing the ARPA file"

@@ -35,6 +35,9 @@ _STALE = re.compile(re.escape(PREFIX) + r"(\d+)-[A-Za-z0-9_]+")
 # The fewest entries a piece of work holds, whatever the budget: below this, numpy's
 # per-call overhead dominates (tests lower it to force many pieces on small data).
 MIN_PIECE = 1 << 16
+# Disk a run needs at its peak, per position of the padded stream and order
+# (ids, two index streams, runs, maps, tables, estimation columns; measured on PTB: ~45).
+DISK_BYTES_PER_POSITION_ORDER = 64
 # Errors of a write that ran out of room: a full disk, a quota, a file size cap (ulimit -f).
 _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
@@ -114,14 +117,15 @@ class Workspace:
             yield
         except OSError as exc:
             if exc.errno not in _NO_ROOM:
-                raise PerplexError(f"cannot write in --temp-dir {self.temp_dir}: {exc.strerror}") from None
+                raise PerplexError(f"cannot write in --temp-dir {self.temp_dir}: {exc.strerror or exc}") from None
             used = self.disk_used()
             need = self.disk_estimate() if self.disk_estimate else None
-            more = f" and needed about {format_bytes(max(need - used, 0))} more" if need and need > used else ""
+            more = (f" and needed about {format_bytes(need - used)} more" if need and need > used else
+                    f" (a run needs about {DISK_BYTES_PER_POSITION_ORDER} bytes per token and order)")
             why = "a file size limit (ulimit -f)" if exc.errno == errno.EFBIG else exc.strerror
             raise PerplexError(
                 f"no room left in --temp-dir {self.temp_dir} ({why}) while {self.stage}: it held "
-                f"{format_bytes(used)} of this run's sorted n-grams{more}; free space there or give --temp-dir "
+                f"{format_bytes(used)} of this run's files{more}; free space there or give --temp-dir "
                 "a folder on a larger disk (the run's files are removed)") from None
 
 
@@ -148,7 +152,7 @@ class Column:
     def append(self, values: np.ndarray) -> None:
         values = np.ascontiguousarray(values, self.dtype)
         with open(self.path, "ab") as f:
-            values.tofile(f)
+            f.write(values.data)  # file.write, not ndarray.tofile: a full disk keeps its errno
         self.length += len(values)
 
     def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -163,7 +167,7 @@ class Column:
         values = np.ascontiguousarray(values, self.dtype)
         with open(self.path, "r+b") as f:
             f.seek(start * self.dtype.itemsize)
-            values.tofile(f)
+            f.write(values.data)
 
     def chunks(self, size: int, start: int = 0, stop: int | None = None):
         """(offset, entries) over ``start:stop`` in pieces of at most ``size``."""

