@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -47,6 +47,7 @@ class StreamingStats:
     sizes: list
     info: dict
     where: str = "this process"  # what ran the tasks
+    stage_seconds: dict = field(default_factory=dict)  # wall seconds per stage (reading, counting n-grams, ...)
 
 
 @contextlib.contextmanager
@@ -106,7 +107,8 @@ def build_on_disk(blocks: Iterable[list], config: NgramConfig, *, budget: int, t
             ws.stage = "writing the ARPA file"
             with _output(arpa):
                 write_arpa_sections(arpa, stream.vocab.tokens, sizes, _arpa_rows(columns, counted.radix, order))
-        stats = StreamingStats(stream.n_tokens, order, sizes, info, executor.where)
+        ws.stage = "opening the model"
+        stats = StreamingStats(stream.n_tokens, order, sizes, info, executor.where, ws.seconds)
         del counted, columns
         yield load_model(path), stats
 

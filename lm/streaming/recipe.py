@@ -44,6 +44,7 @@ def train_ngram_on_disk(blocks: Iterable[list], evaluation: dict, config: NgramC
         evaluations = []
         for split, sentences in evaluation.items():
             r = evaluate(model, encode(sentences, model.vocab), split, prediction_entropy=prediction_entropy)
-            r.extra.update({"order": stats.order, "smoothing": config.smoothing, "build_seconds": round(build_seconds, 3)})
+            r.extra.update({"order": stats.order, "smoothing": config.smoothing, "build_seconds": round(build_seconds, 3),
+                            "build_stages": {k: round(v, 3) for k, v in stats.stage_seconds.items() if k != "starting"}})
             evaluations.append(r)
     return NgramRun(model, evaluations, build_seconds), stats

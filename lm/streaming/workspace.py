@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,20 @@ class Workspace:
         self.temp_dir = check_temp_dir(temp_dir)
         self.disk_estimate = disk_estimate
         self.path: Path | None = None
-        self.stage = "starting"  # what the run is doing, for messages
+        self._stage = "starting"  # what the run is doing, for messages
+        self._since = time.perf_counter()
+        self.seconds: dict[str, float] = {}  # wall seconds spent in each stage so far
+
+    @property
+    def stage(self) -> str:
+        return self._stage
+
+    @stage.setter
+    def stage(self, name: str) -> None:
+        """Enter a stage (the time spent in the previous one is recorded)."""
+        now = time.perf_counter()
+        self.seconds[self._stage] = self.seconds.get(self._stage, 0.0) + now - self._since
+        self._stage, self._since = name, now
 
     def __enter__(self) -> "Workspace":
         remove_stale_workspaces(self.temp_dir)
