@@ -66,10 +66,12 @@ def _file_blocks(path: Path, block_bytes: int) -> Iterator[str]:
 def text_blocks(path: str | os.PathLike, block_bytes: int = 16 << 20) -> Iterator[str]:
     """The text of a file (or of a folder's files, each ending a line) as blocks."""
     for f in text_files(Path(path)):
-        last = "\n"
+        last, blank = "\n", True
         for block in _file_blocks(f, block_bytes):
-            last = block
+            last, blank = block, blank and not block.strip()
             yield block
+        if blank:  # read_text refuses an empty file, alone or in a folder
+            raise PerplexError(f"{f} is empty; give a file with at least one sentence")
         if not last.endswith("\n"):
             yield "\n"  # read_text joins files with a line break
 
@@ -132,3 +134,42 @@ def text_size(path: str | os.PathLike) -> int | None:
         return sum(f.stat().st_size for f in text_files(p))
     check_input_file(p, "file", stream_ok=True)
     return p.stat().st_size if p.is_file() else None
+
+
+def byte_pieces(path: str | os.PathLike, size: int) -> list[tuple[Path, int, int]]:
+    """(file, start, stop) byte ranges of about ``size`` bytes covering a training file or
+    folder, each ending just after a line break (or at the file's end), so that pieces can
+    be read and split into sentences independently (:func:`piece_sentences`)."""
+    pieces = []
+    for f in text_files(Path(path)):
+        total = f.stat().st_size
+        if total == 0:
+            raise PerplexError(f"{f} is empty; give a file with at least one sentence")
+        with open(f, "rb") as handle:
+            start = 0
+            while start < total:
+                handle.seek(min(start + size, total))
+                tail = handle.readline()  # up to the next line break: a UTF-8 character never holds one
+                stop = min(start + size, total) + len(tail)
+                pieces.append((f, start, stop))
+                start = stop
+    return pieces
+
+
+def piece_sentences(path: Path, start: int, stop: int, lowercase: bool = False) -> list[Sentence]:
+    """The sentences of one byte range of :func:`byte_pieces`, with :func:`read_text`'s checks
+    (offsets of bad bytes are the file's)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(stop - start)
+    except OSError as exc:
+        raise PerplexError(f"cannot read {path}: {exc.strerror}") from None
+    if b"\x00" in data:
+        raise PerplexError(f"{path} looks binary (it contains NUL bytes); give a UTF-8 text file")
+    try:
+        text = data.decode("utf-8-sig" if start == 0 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise PerplexError(f"{path} is not valid UTF-8 (byte {start + exc.start}); convert it, "
+                           "e.g. iconv -t UTF-8") from None
+    return split_pretokenized(text, lowercase)

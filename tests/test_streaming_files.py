@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from perplex.corpus import read_sentences
-from perplex.corpus.stream import sentence_blocks, text_blocks
+from perplex.corpus.stream import byte_pieces, piece_sentences, sentence_blocks, text_blocks
 from perplex.errors import PerplexError
 
 PERPLEX = [sys.executable, "-m", "perplex"]
@@ -57,12 +57,34 @@ def test_streamed_sentences_are_the_in_memory_ones(tmp_path_factory, parts, bloc
     assert streamed(path, block, tokenize, lowercase) == expected
 
 
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(parts=st.lists(st.sampled_from(PIECES), max_size=60), size=st.integers(1, 40), bom=st.booleans(),
+       lowercase=st.booleans())
+def test_byte_pieces_give_the_in_memory_sentences(tmp_path_factory, parts, size, bom, lowercase):
+    """Pieces cut after line breaks, read independently (the workers' reading), in order."""
+    path = tmp_path_factory.mktemp("text") / "t.txt"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + "".join(parts).encode())
+    try:
+        expected = read_sentences(path, False, lowercase)
+    except PerplexError as exc:
+        with pytest.raises(PerplexError) as got:
+            pieces = byte_pieces(path, size)
+            if not [s for p in pieces for s in piece_sentences(*p, lowercase)]:
+                raise PerplexError(str(exc))  # the estimator's own "no tokens" check
+        assert str(got.value) == str(exc)
+        return
+    pieces = byte_pieces(path, size)
+    assert pieces[0][1] == 0 and all(a[2] == b[1] for a, b in zip(pieces, pieces[1:]))
+    assert [s for p in pieces for s in piece_sentences(*p, lowercase)] == expected
+
+
 def test_a_folder_is_read_file_by_file_in_name_order(tmp_path):
     (tmp_path / "b.txt").write_text("third line\nfourth")
     (tmp_path / "a.txt").write_text("first line\nsecond")
     (tmp_path / ".hidden").write_text("never read")
     assert streamed(tmp_path, 4) == read_sentences(tmp_path) == [
         ["first", "line"], ["second"], ["third", "line"], ["fourth"]]
+    assert [s for p in byte_pieces(tmp_path, 5) for s in piece_sentences(*p)] == read_sentences(tmp_path)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -77,6 +99,12 @@ def test_bad_text_is_the_same_one_line_error(tmp_path, content, message):
     with pytest.raises(PerplexError) as on_disk:
         streamed(path, 7)
     assert str(on_disk.value) == str(in_memory.value)
+    with pytest.raises(PerplexError) as by_pieces:
+        pieces = byte_pieces(path, 7)
+        for p in pieces:
+            piece_sentences(*p)
+        raise PerplexError(f"{path} is empty; give a file with at least one sentence")  # no sentence at all
+    assert str(by_pieces.value) == str(in_memory.value)
 
 
 # ------------------------------------------------------------- the temp folder

@@ -29,7 +29,7 @@ from perplex.lm.storage import FORMAT, VERSION, load_model
 from perplex.lm.streaming.count import count_ngrams
 from perplex.lm.streaming.estimate import estimate_streaming_kn
 from perplex.lm.streaming.executor import make_executor
-from perplex.lm.streaming.tokens import read_token_stream
+from perplex.lm.streaming.tokens import TextPieces, read_token_pieces, read_token_stream
 from perplex.lm.streaming.workspace import DISK_BYTES_PER_POSITION_ORDER, Workspace, piece
 from perplex.lm.trie import useful_order
 
@@ -51,11 +51,12 @@ class StreamingStats:
 
 
 @contextlib.contextmanager
-def build_on_disk(blocks: Iterable[list], config: NgramConfig, *, budget: int, temp_dir: str | os.PathLike,
+def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, budget: int, temp_dir: str | os.PathLike,
                   save: str | os.PathLike | None = None, arpa: str | os.PathLike | None = None,
                   min_count: int = 1, max_vocab: int | None = None, bar=None, workers: int = 1,
                   dask: str | None = None) -> Iterator[tuple[NgramModel, StreamingStats]]:
-    """Estimate ``config``'s model from sentence ``blocks`` within about ``budget`` bytes.
+    """Estimate ``config``'s model within about ``budget`` bytes from ``text``: sentence blocks
+    (read here, in order) or :class:`~.tokens.TextPieces` (byte ranges read by the tasks).
 
     Yields the model (read back from the file written to ``save``, or to the
     workspace when ``save`` is None, which is removed on exit) and its
@@ -70,8 +71,12 @@ def build_on_disk(blocks: Iterable[list], config: NgramConfig, *, budget: int, t
     executor = make_executor(workers, dask)
     # Exits run backwards: the workers stop before their folder is removed.
     with workspace as ws, contextlib.closing(executor), ws.writing():
-        progress = bar("reading the text", None, "tok") if bar else None
-        stream = read_token_stream(blocks, ws, min_count, max_vocab, progress)
+        if isinstance(text, TextPieces):
+            progress = bar("reading the text", text.size, "B") if bar else None
+            stream = read_token_pieces(text, ws, executor, min_count, max_vocab, progress)
+        else:
+            progress = bar("reading the text", None, "tok") if bar else None
+            stream = read_token_stream(text, ws, min_count, max_vocab, progress)
         if progress is not None:
             progress.close()
         positions[0] = len(stream.tokens)

@@ -75,11 +75,12 @@ def count_ngrams(stream: TokenStream, order: int, workspace: Workspace, budget: 
     radix, bos = V + 1, V
     tokens = stream.tokens
     task_budget = executor.task_budget(budget)
-    size = max(task_budget // BYTES_PER_POSITION, stream.longest + 2)
-    size = min(size, max(math.ceil(len(tokens) / executor.workers), stream.longest + 2))  # a chunk per worker at least
-    chunks = sentence_chunks(tokens, bos, size)
+    # Chunks as large as a task's budget allows, in a number the workers share evenly.
+    n_chunks = math.ceil(len(tokens) / max(task_budget // BYTES_PER_POSITION, 1))
+    n_chunks = math.ceil(max(n_chunks, 1) / executor.workers) * executor.workers
+    chunks = sentence_chunks(tokens, bos, math.ceil(len(tokens) / n_chunks) + stream.longest + 2)
     unigrams = np.zeros(radix, np.int64)
-    for _, tok in tokens.chunks(size):
+    for _, tok in tokens.chunks(max(task_budget // 8, 1)):
         unigrams += np.bincount(tok[tok != bos], minlength=radix)
     counted = CountedTables(order, radix, unigrams)
     folder = str(workspace.path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Iterable
 
 from perplex.corpus.encoded import encode
 from perplex.eval.metrics import evaluate
@@ -30,15 +29,16 @@ def in_memory_need(text_bytes: int, order: int) -> int:
     return text_bytes * (IN_MEMORY_BYTES_PER_TEXT_BYTE + IN_MEMORY_BYTES_PER_TEXT_BYTE_ORDER * (order - 1))
 
 
-def train_ngram_on_disk(blocks: Iterable[list], evaluation: dict, config: NgramConfig, *, budget: int,
+def train_ngram_on_disk(text, evaluation: dict, config: NgramConfig, *, budget: int,
                         temp_dir: str | os.PathLike, save=None, arpa=None, min_count: int = 1,
                         max_vocab: int | None = None, bar=None, prediction_entropy: bool = False,
                         workers: int = 1, dask: str | None = None) -> tuple[NgramRun, StreamingStats]:
-    """Estimate ``config``'s model from sentence ``blocks`` within ``budget`` bytes and evaluate it
+    """Estimate ``config``'s model from ``text`` (sentence blocks or :class:`~.tokens.TextPieces`)
+    within ``budget`` bytes and evaluate it
     on ``evaluation`` ({"valid"/"test": token lists}, encoded with the model's vocabulary).
     ``workers`` and ``dask`` say where the tasks run (see :func:`~.build.build_on_disk`)."""
     start = time.perf_counter()
-    with build_on_disk(blocks, config, budget=budget, temp_dir=temp_dir, save=save, arpa=arpa,
+    with build_on_disk(text, config, budget=budget, temp_dir=temp_dir, save=save, arpa=arpa,
                        min_count=min_count, max_vocab=max_vocab, bar=bar, workers=workers, dask=dask) as (model, stats):
         build_seconds = time.perf_counter() - start
         evaluations = []
