@@ -37,30 +37,31 @@ def write_arpa(model: BackoffModel, path: str | os.PathLike, progress=None) -> N
     Numbers are written with 7 decimals (more than KenLM's float32 keeps).
     """
     trie = model.trie
+    tokens = TokenBytes(model.vocab.tokens)
 
-    def rows(n: int):
+    def section(n: int):
         backoff = model.logbo[n - 1] if n < model.order else None
         for start in range(0, trie.size(n), _CHUNK_ROWS):
             index = np.arange(start, min(start + _CHUNK_ROWS, trie.size(n)))
-            yield model.logp[n - 1][index], trie.ngram_ids(n, index), None if backoff is None else backoff[index]
+            yield arpa_lines(model.logp[n - 1][index], trie.ngram_ids(n, index), tokens,
+                             None if backoff is None else backoff[index])
 
-    write_arpa_sections(path, model.vocab.tokens, [trie.size(n) for n in range(1, model.order + 1)], rows, progress)
+    write_arpa_sections(path, [trie.size(n) for n in range(1, model.order + 1)], section, progress)
 
 
-def write_arpa_sections(path: str | os.PathLike, tokens: list[str], counts: list[int], rows, progress=None) -> None:
-    """Write an ARPA file section by section: ``rows(n)`` yields the order-n n-grams in
-    pieces (log10 p, word ids of shape (k, n), log10 backoff or None at the top order);
-    ``tokens`` is the vocabulary (id V, one past it, is ``<s>``).  This is how both the
-    in-memory models and the streaming estimator (:mod:`perplex.lm.streaming`) write."""
-    token_bytes = _TokenBytes(list(tokens) + [BOS])
+def write_arpa_sections(path: str | os.PathLike, counts: list[int], section, progress=None) -> None:
+    """Write an ARPA file around its sections' lines: ``section(n)`` yields the bytes of the
+    order-n lines in pieces (see :func:`arpa_lines`).  The in-memory models and the on-disk
+    estimator (:mod:`perplex.lm.streaming`, whose workers format the lines) both write
+    through here, so their files are the same bytes."""
     path = Path(path)
     with atomic_write(path, "wb") as raw:
         out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.suffix == ".gz" else raw
         out.write(("\n\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(counts, 1))).encode())
         for n in range(1, len(counts) + 1):
             out.write(f"\n\\{n}-grams:\n".encode())
-            for logp, ids, logbo in rows(n):
-                out.write(_lines(logp, ids, token_bytes, logbo))
+            for lines in section(n):
+                out.write(lines)
             if progress is not None:
                 progress.update(1)
         out.write(b"\n\\end\\\n")
@@ -75,11 +76,12 @@ _CHUNK_ROWS = 200_000
 _TAB, _SPACE, _NEWLINE = (np.full((1, 1), ord(c), np.uint8) for c in "\t \n")
 
 
-class _TokenBytes:
-    """UTF-8 bytes of every token as a padded matrix (id -> row) and their lengths."""
+class TokenBytes:
+    """UTF-8 bytes of every vocabulary token and of ``<s>`` (id V) as a padded matrix
+    (id -> row) and their lengths."""
 
-    def __init__(self, tokens: list[str]):
-        encoded = [t.encode() for t in tokens]
+    def __init__(self, vocabulary: list[str]):
+        encoded = [t.encode() for t in list(vocabulary) + [BOS]]
         self.length = np.array([len(b) for b in encoded], np.int64)
         width = int(self.length.max())
         self.matrix = np.frombuffer(b"".join(b.ljust(width, b"\0") for b in encoded), np.uint8).reshape(-1, width)
@@ -109,7 +111,7 @@ def _decimal_bytes(values: np.ndarray, decimals: int = 7) -> tuple[np.ndarray, n
     return chars, mask
 
 
-def _lines(logp: np.ndarray, ids: np.ndarray, tokens: _TokenBytes, logbo: np.ndarray | None) -> bytes:
+def arpa_lines(logp: np.ndarray, ids: np.ndarray, tokens: TokenBytes, logbo: np.ndarray | None) -> bytes:
     """The bytes of ARPA lines ``logp<TAB>w1 w2 ...[<TAB>logbo]`` for the given n-grams."""
     k, n = ids.shape
     on = np.ones((k, 1), bool)

@@ -19,7 +19,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from perplex.errors import PerplexError
-from perplex.lm.arpa import _CHUNK_ROWS, write_arpa_sections
+from perplex.lm.arpa import write_arpa_sections
+from perplex.lm.streaming.output import format_arpa
 from perplex.lm.base import NgramModel
 from perplex.lm.kneser_ney import model_info, model_name
 from perplex.lm.npz_stream import Pieces, write_npz
@@ -109,13 +110,20 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
         with _output(save) if save is not None else contextlib.nullcontext():  # else the temp folder's own
             write_npz(path, arrays)
         if arpa is not None:
+            ws.stage = "formatting the ARPA lines"
+            parts = format_arpa(columns, stream.vocab.tokens, counted.radix, order, ws, executor)
             ws.stage = "writing the ARPA file"
             with _output(arpa):
-                write_arpa_sections(arpa, stream.vocab.tokens, sizes, _arpa_rows(columns, counted.radix, order))
+                write_arpa_sections(arpa, sizes, lambda n: _file_blocks(parts[n]))
+            for files in parts.values():
+                for f in files:
+                    f.unlink()
         ws.stage = "opening the model"
         stats = StreamingStats(stream.n_tokens, order, sizes, info, executor.where, ws.seconds)
         del counted, columns
-        yield load_model(path), stats
+        model = load_model(path)
+        ws.stage = "scoring"
+        yield model, stats
 
 
 @contextlib.contextmanager
@@ -127,47 +135,19 @@ def _output(path):
         raise PerplexError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _file_blocks(files: list, size: int = 16 << 20):
+    """The bytes of ``files``, in order, in blocks."""
+    for f in files:
+        with open(f, "rb") as handle:
+            while block := handle.read(size):
+                yield block
+
+
 def _pieces(values, budget: int):
     """An array as it is, a column as :class:`Pieces` read within the budget."""
     if isinstance(values, np.ndarray):
         return values
     return Pieces(values.dtype, len(values), (chunk for _, chunk in values.chunks(piece(budget, 64))))
-
-
-def _arpa_rows(columns: dict, radix: int, order: int):
-    """``rows(n)`` for :func:`write_arpa_sections` from the model's columns: the words of a
-    piece of table n come from ranges of the lower tables (keys are sorted by context)."""
-
-    def rows(n: int):
-        logbo = columns.get(f"logbo{n}") if n < order else None
-        size = radix if n == 1 else len(columns[f"keys{n}"])
-        for start in range(0, size, _CHUNK_ROWS):
-            stop = min(start + _CHUNK_ROWS, size)
-            if n == 1:
-                ids = np.arange(start, stop)[:, None]
-            else:
-                ids = _ngram_ids(columns, radix, n, columns[f"keys{n}"].read(start, stop))
-            yield (_read(columns[f"logp{n}"], start, stop), ids,
-                   None if logbo is None else _read(logbo, start, stop))
-
-    return rows
-
-
-def _read(values, start: int, stop: int) -> np.ndarray:
-    return values[start:stop] if isinstance(values, np.ndarray) else values.read(start, stop)
-
-
-def _ngram_ids(columns: dict, radix: int, n: int, keys: np.ndarray) -> np.ndarray:
-    """Word ids (k, n) of order-n keys, walking down the contexts' tables."""
-    words = [keys % radix]
-    parent = keys // radix
-    for m in range(n - 1, 1, -1):
-        lo = int(parent[0])  # parents are sorted: one contiguous range of table m
-        lower = columns[f"keys{m}"].read(lo, int(parent[-1]) + 1)[parent - lo]
-        words.append(lower % radix)
-        parent = lower // radix
-    words.append(parent)
-    return np.stack(words[::-1], axis=1)
 
 
 __all__ = ["build_on_disk", "StreamingStats", "MIN_BUDGET"]
