@@ -50,10 +50,10 @@ def write_arpa(model: BackoffModel, path: str | os.PathLike, progress=None) -> N
 
 
 def write_arpa_sections(path: str | os.PathLike, counts: list[int], section, progress=None) -> None:
-    """Write an ARPA file around its sections' lines: ``section(n)`` yields the bytes of the
-    order-n lines in pieces (see :func:`arpa_lines`).  The in-memory models and the on-disk
-    estimator (:mod:`perplex.lm.streaming`, whose workers format the lines) both write
-    through here, so their files are the same bytes."""
+    """Write an ARPA file around its sections' lines: ``section(n)`` yields the order-n lines in
+    pieces, as bytes (see :func:`arpa_lines`) or as paths of files holding them.  The in-memory
+    models and the on-disk estimator (:mod:`perplex.lm.streaming`, whose workers format the
+    lines into files) both write through here, so their files are the same bytes."""
     path = Path(path)
     with atomic_write(path, "wb") as raw:
         out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.suffix == ".gz" else raw
@@ -61,7 +61,10 @@ def write_arpa_sections(path: str | os.PathLike, counts: list[int], section, pro
         for n in range(1, len(counts) + 1):
             out.write(f"\n\\{n}-grams:\n".encode())
             for lines in section(n):
-                out.write(lines)
+                if isinstance(lines, bytes):
+                    out.write(lines)
+                else:
+                    _copy_file(lines, out)
             if progress is not None:
                 progress.update(1)
         out.write(b"\n\\end\\\n")
@@ -69,30 +72,46 @@ def write_arpa_sections(path: str | os.PathLike, counts: list[int], section, pro
             out.close()
 
 
-# ARPA lines are assembled as a byte matrix, one row per n-gram padded to the
-# longest line, plus a mask of the real bytes; matrix[mask] is the section text.
-# Chunks of rows bound the memory of that matrix.
+def _copy_file(path, out) -> None:
+    """Append the file at ``path`` to ``out`` (by the kernel when both are plain files)."""
+    with open(path, "rb") as source:
+        if isinstance(out, gzip.GzipFile) or not hasattr(os, "copy_file_range"):
+            while block := source.read(16 << 20):
+                out.write(block)
+            return
+        out.flush()
+        size = os.fstat(source.fileno()).st_size
+        done = 0
+        while done < size:
+            copied = os.copy_file_range(source.fileno(), out.fileno(), size - done)
+            if copied == 0:  # pragma: no cover - a file system that cannot: copy by hand
+                source.seek(done)
+                while block := source.read(16 << 20):
+                    out.write(block)
+                return
+            done += copied
+
+
+# Rows per piece of ARPA lines: they bound the memory of the piece's byte matrix.
 _CHUNK_ROWS = 200_000
 _TAB, _SPACE, _NEWLINE = (np.full((1, 1), ord(c), np.uint8) for c in "\t \n")
 
 
 class TokenBytes:
-    """UTF-8 bytes of every vocabulary token and of ``<s>`` (id V) as a padded matrix
-    (id -> row) and their lengths."""
+    """UTF-8 bytes of every vocabulary token and of ``<s>`` (id V) as a matrix (id -> row)
+    padded with NUL bytes, which no token holds (the readers refuse them)."""
 
     def __init__(self, vocabulary: list[str]):
         encoded = [t.encode() for t in list(vocabulary) + [BOS]]
-        self.length = np.array([len(b) for b in encoded], np.int64)
-        width = int(self.length.max())
+        width = max(map(len, encoded))
         self.matrix = np.frombuffer(b"".join(b.ljust(width, b"\0") for b in encoded), np.uint8).reshape(-1, width)
-        self.mask = np.arange(width)[None, :] < self.length[:, None]
 
 
-def _decimal_bytes(values: np.ndarray, decimals: int = 7) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed-point text of each value as (bytes matrix, mask), e.g. -2.6589746.
+def _decimal_bytes(values: np.ndarray, decimals: int = 7) -> np.ndarray:
+    """Fixed-point text of each value as a bytes matrix, e.g. -2.6589746, NUL where the row's
+    text is shorter (no leading zeros, no sign on zero).
 
-    Digits come from integer arithmetic on all values at once; leading zeros of
-    the integer part and the sign of zero are masked out.
+    Digits come from integer arithmetic on all values at once.
     """
     scaled = np.rint(np.abs(values) * 10**decimals).astype(np.int64)
     whole, frac = np.divmod(scaled, 10**decimals)
@@ -101,31 +120,31 @@ def _decimal_bytes(values: np.ndarray, decimals: int = 7) -> tuple[np.ndarray, n
     frac_pow = 10 ** np.arange(decimals - 1, -1, -1, dtype=np.int64)
     k = len(values)
     chars = np.empty((k, width + decimals + 2), np.uint8)
-    chars[:, 0] = ord("-")
+    chars[:, 0] = np.where((values < 0) & (scaled > 0), ord("-"), 0)
     chars[:, 1 : width + 1] = (whole[:, None] // whole_pow) % 10 + ord("0")
+    chars[:, 1:width][whole[:, None] < whole_pow[:-1]] = 0  # no leading zeros (keep the units digit)
     chars[:, width + 1] = ord(".")
     chars[:, width + 2 :] = (frac[:, None] // frac_pow) % 10 + ord("0")
-    mask = np.ones(chars.shape, bool)
-    mask[:, 0] = (values < 0) & (scaled > 0)
-    mask[:, 1:width] = whole[:, None] >= whole_pow[:-1]  # no leading zeros (keep the units digit)
-    return chars, mask
+    return chars
 
 
 def arpa_lines(logp: np.ndarray, ids: np.ndarray, tokens: TokenBytes, logbo: np.ndarray | None) -> bytes:
-    """The bytes of ARPA lines ``logp<TAB>w1 w2 ...[<TAB>logbo]`` for the given n-grams."""
+    """The bytes of ARPA lines ``logp<TAB>w1 w2 ...[<TAB>logbo]`` for the given n-grams.
+
+    The lines are assembled as one byte matrix, a row per n-gram, each field padded with
+    NUL bytes; dropping the NULs leaves the text.
+    """
     k, n = ids.shape
-    on = np.ones((k, 1), bool)
-    blocks = [_decimal_bytes(logp), (np.repeat(_TAB, k, 0), on)]
+    blocks = [_decimal_bytes(logp), np.repeat(_TAB, k, 0)]
     for j in range(n):
         if j:
-            blocks.append((np.repeat(_SPACE, k, 0), on))
-        blocks.append((tokens.matrix[ids[:, j]], tokens.mask[ids[:, j]]))
+            blocks.append(np.repeat(_SPACE, k, 0))
+        blocks.append(tokens.matrix[ids[:, j]])
     if logbo is not None:
-        blocks += [(np.repeat(_TAB, k, 0), on), _decimal_bytes(logbo)]
-    blocks.append((np.repeat(_NEWLINE, k, 0), on))
-    chars = np.concatenate([b[0] for b in blocks], axis=1)
-    mask = np.concatenate([b[1] for b in blocks], axis=1)
-    return chars[mask].tobytes()
+        blocks += [np.repeat(_TAB, k, 0), _decimal_bytes(logbo)]
+    blocks.append(np.repeat(_NEWLINE, k, 0))
+    chars = np.concatenate(blocks, axis=1)
+    return chars[chars != 0].tobytes()
 
 
 def _read_text(path: Path) -> str:

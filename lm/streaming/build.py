@@ -114,7 +114,7 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
             parts = format_arpa(columns, stream.vocab.tokens, counted.radix, order, ws, executor)
             ws.stage = "writing the ARPA file"
             with _output(arpa):
-                write_arpa_sections(arpa, sizes, lambda n: _file_blocks(parts[n]))
+                write_arpa_sections(arpa, sizes, lambda n: parts[n])
             for files in parts.values():
                 for f in files:
                     f.unlink()
@@ -133,14 +133,6 @@ def _output(path):
         yield
     except OSError as exc:
         raise PerplexError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _file_blocks(files: list, size: int = 16 << 20):
-    """The bytes of ``files``, in order, in blocks."""
-    for f in files:
-        with open(f, "rb") as handle:
-            while block := handle.read(size):
-                yield block
 
 
 def _pieces(values, budget: int):
