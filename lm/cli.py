@@ -55,8 +55,8 @@ def register(sub) -> None:
                         "a text whose in-memory estimation would need more is estimated on disk within it "
                         "(default: half the memory available)")
     s.add_argument("--temp-dir", metavar="DIR", default=None,
-                   help="folder for the sorted n-gram runs of the on-disk path; needs room for about 64 bytes "
-                        "per token and order (default: $TMPDIR or /tmp)")
+                   help="folder for the sorted n-gram runs of the on-disk path; needs room for about "
+                        "28 + 32 x (order - 1) bytes per token (default: $TMPDIR or /tmp)")
     s.add_argument("--workers", metavar="N", type=positive_int, default=None,
                    help="processes that count, merge and estimate on the on-disk path, sharing --memory "
                         "(default: the CPUs this process may use)")

@@ -202,3 +202,17 @@ def test_kill_9_leftovers_are_removed_by_the_next_run(ptb_files, tmp_path):
     done = run(on_disk_args(ptb_files, tmp_path, order=2))
     assert done.returncode == 0, done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_the_temp_disk_cannot_hold_is_refused_before_counting(tmp_path):
+    """One 300,000-token sentence at order 300,000: ~4.5e10 n-grams, far more than the disk."""
+    text = tmp_path / "one_line.txt"
+    text.write_text(" ".join(f"w{i % 1000}" for i in range(300_000)) + "\n")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    done = run(["ngram", "--train", text, "--test", text, "--order", 300_000, "--memory", "4M", "--temp-dir", temp])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("perplex: error: an order-300000 model of 300,001 training tokens needs about")
+    assert f"in --temp-dir {temp} for its sorted n-grams" in lines[0] and "lower --order" in lines[0]
+    assert list(temp.iterdir()) == []

@@ -31,7 +31,7 @@ from perplex.lm.streaming.count import count_ngrams
 from perplex.lm.streaming.estimate import estimate_streaming_kn
 from perplex.lm.streaming.executor import make_executor
 from perplex.lm.streaming.tokens import TextPieces, read_token_pieces, read_token_stream
-from perplex.lm.streaming.workspace import DISK_BYTES_PER_POSITION_ORDER, Workspace, piece
+from perplex.lm.streaming.workspace import Workspace, piece
 from perplex.lm.trie import useful_order
 
 # The smallest --memory the streaming path accepts: a chunk must hold a few
@@ -67,8 +67,7 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
     (whose workers must reach ``temp_dir``).
     """
     entry, alpha = resolve(config.smoothing, config.alpha)
-    positions = [0]
-    workspace = Workspace(temp_dir, lambda: DISK_BYTES_PER_POSITION_ORDER * positions[0] * config.order)
+    workspace = Workspace(temp_dir)
     executor = make_executor(workers, dask)
     # Exits run backwards: the workers stop before their folder is removed.
     with workspace as ws, contextlib.closing(executor), ws.writing():
@@ -80,7 +79,6 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
             stream = read_token_stream(text, ws, min_count, max_vocab, progress)
         if progress is not None:
             progress.close()
-        positions[0] = len(stream.tokens)
         order = useful_order(stream, config.order)
         counted = count_ngrams(stream, order, ws, budget, executor, bar)
         sizes = [counted.size(n) for n in range(1, order + 1)]

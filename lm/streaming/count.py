@@ -19,15 +19,22 @@ what Kneser-Ney's continuation counts need, with no search in another table.
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from perplex.errors import PerplexError
+from perplex.resources import format_bytes
 from perplex.lm.streaming.runs import MERGE_BYTES_PER_ENTRY, Table, count_chunk, index_chunk, key_bounds, merge_part
 from perplex.lm.streaming.tokens import TokenStream
 from perplex.lm.streaming.workspace import Column, Workspace
 
+# Disk a run holds at its peak: per n-gram occurrence of orders 2..N (the distinct ones
+# in runs, tables and the estimation's columns; PTB and make_corpus.py text, order 5:
+# 20-30) and per position of the padded text (ids, index streams, run numbers).
+DISK_BYTES_PER_OCCURRENCE = 32
+DISK_BYTES_PER_POSITION = 28
 # Peak bytes per stream position while a chunk is counted (ids, indices, depth,
 # keys, np.unique's sort, inverse, run fields): the chunk size is a task's budget over this.
 BYTES_PER_POSITION = 112
@@ -80,8 +87,14 @@ def count_ngrams(stream: TokenStream, order: int, workspace: Workspace, budget: 
     n_chunks = math.ceil(max(n_chunks, 1) / executor.workers) * executor.workers
     chunks = sentence_chunks(tokens, bos, math.ceil(len(tokens) / n_chunks) + stream.longest + 2)
     unigrams = np.zeros(radix, np.int64)
-    for _, tok in tokens.chunks(max(task_budget // 8, 1)):
+    occurrences = 0.0  # n-grams of orders 2..order in the text, repeats included
+    for a, b in chunks:
+        tok = tokens.read(a, b)
         unigrams += np.bincount(tok[tok != bos], minlength=radix)
+        s = np.diff(np.append(np.flatnonzero(tok == bos), len(tok))).astype(np.float64)  # <s>, words, </s>
+        m = np.minimum(float(order), s)
+        occurrences += float(((m - 1) * (2 * s - m) / 2).sum())
+    workspace.need = check_disk(workspace, occurrences, len(tokens), order, stream.n_tokens)
     counted = CountedTables(order, radix, unigrams)
     folder = str(workspace.path)
     starts, stops = [a for a, _ in chunks], [b for _, b in chunks]
@@ -133,10 +146,19 @@ def count_ngrams(stream: TokenStream, order: int, workspace: Workspace, budget: 
     return counted
 
 
+def check_disk(workspace: Workspace, occurrences: float, positions: int, order: int, n_tokens: int) -> float:
+    """Refuse a run whose files would not fit in --temp-dir; the estimate (bytes) otherwise."""
+    need = DISK_BYTES_PER_OCCURRENCE * occurrences + DISK_BYTES_PER_POSITION * positions
+    free = shutil.disk_usage(workspace.path).free + workspace.disk_used()
+    if need > free:
+        raise PerplexError(f"an order-{order} model of {n_tokens:,} training tokens needs about {format_bytes(need)} "
+                           f"in --temp-dir {workspace.temp_dir} for its sorted n-grams, which has {format_bytes(free)} "
+                           "free; give --temp-dir a folder on a larger disk, or lower --order")
+    return need
+
+
 def _advance(progress, workspace: Workspace, positions: int) -> None:
     """Move a stage's bar by the positions a task did, with the disk the run holds."""
     if progress is not None:
-        from perplex.resources import format_bytes
-
         progress.update(positions)
         progress.set_postfix_str(f"disk {format_bytes(workspace.disk_used())}")

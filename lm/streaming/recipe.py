@@ -24,8 +24,14 @@ def text_block_bytes(budget: int) -> int:
     return max(min(budget // 64, 4 << 20), 1 << 16)
 
 
+# Orders above this add few n-grams: few sentences are longer (the counts are capped
+# by the sentence lengths, which are unknown before the text is read).
+ORDERS_THAT_COUNT = 32
+
+
 def in_memory_need(text_bytes: int, order: int) -> int:
     """About how much memory the in-memory path needs for ``text_bytes`` of training text."""
+    order = min(order, ORDERS_THAT_COUNT)
     return text_bytes * (IN_MEMORY_BYTES_PER_TEXT_BYTE + IN_MEMORY_BYTES_PER_TEXT_BYTE_ORDER * (order - 1))
 
 

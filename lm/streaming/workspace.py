@@ -36,9 +36,6 @@ _STALE = re.compile(re.escape(PREFIX) + r"(\d+)-[A-Za-z0-9_]+")
 # The fewest entries a piece of work holds, whatever the budget: below this, numpy's
 # per-call overhead dominates (tests lower it to force many pieces on small data).
 MIN_PIECE = 1 << 16
-# Disk a run needs at its peak, per position of the padded stream and order
-# (ids, two index streams, runs, maps, tables, estimation columns; measured on PTB: ~45).
-DISK_BYTES_PER_POSITION_ORDER = 64
 # Errors of a write that ran out of room: a full disk, a quota, a file size cap (ulimit -f).
 _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
@@ -75,13 +72,11 @@ class Workspace:
     ----------
     temp_dir : path
         Where to create the folder (``--temp-dir``).
-    disk_estimate : callable, optional
-        ``disk_estimate()`` -> bytes the whole run needs on disk, for the full-disk message.
     """
 
-    def __init__(self, temp_dir: str | os.PathLike, disk_estimate=None):
+    def __init__(self, temp_dir: str | os.PathLike):
         self.temp_dir = check_temp_dir(temp_dir)
-        self.disk_estimate = disk_estimate
+        self.need: float | None = None  # the disk the run needs at its peak, once the text is read
         self.path: Path | None = None
         self._stage = "starting"  # what the run is doing, for messages
         self._since = time.perf_counter()
@@ -133,9 +128,9 @@ class Workspace:
             if exc.errno not in _NO_ROOM:
                 raise PerplexError(f"cannot write in --temp-dir {self.temp_dir}: {exc.strerror or exc}") from None
             used = self.disk_used()
-            need = self.disk_estimate() if self.disk_estimate else None
+            need = self.need
             more = (f" and needed about {format_bytes(need - used)} more" if need and need > used else
-                    f" (a run needs about {DISK_BYTES_PER_POSITION_ORDER} bytes per token and order)")
+                    " (a run needs about 32 bytes per n-gram of the text and order)")
             why = "a file size limit (ulimit -f)" if exc.errno == errno.EFBIG else exc.strerror
             raise PerplexError(
                 f"no room left in --temp-dir {self.temp_dir} ({why}) while {self.stage}: it held "
