@@ -19,7 +19,7 @@ import numpy as np
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.corpus.vocabulary import Vocabulary
 from perplex.eval.protocol import check_vocabulary
-from perplex.lm.base import NgramModel, gather_ranges
+from perplex.lm.base import NgramModel, gather_ranges, range_sums
 from perplex.lm.trie import BEFORE_START, NgramTrie
 from perplex.errors import PerplexError
 
@@ -35,13 +35,29 @@ class AdditiveModel(NgramModel):
         self.smoothing = "mle" if alpha == 0 else "laplace" if alpha == 1 else "addk"
         label = {"mle": "MLE", "laplace": "Laplace"}.get(self.smoothing, f"add-{alpha:g}")
         super().__init__(vocab, trie, f"{label} {order}-gram")
-        # c(h) for every context of length m, i.e. every order-m n-gram (m >= 1);
-        # the empty context (unigram model) has c = N.
-        self.context_total = [np.array([trie.counts[0].sum()], np.float64)] + [
-            np.bincount(trie.parent(m + 1), weights=trie.counts[m], minlength=trie.size(m))
-            for m in range(1, order)
-        ]
+        self._context_total: dict[int, np.ndarray] = {}
         self.info = {"alpha": self.alpha}
+
+    def context_totals(self, m: int, ctx: np.ndarray) -> np.ndarray:
+        """c(h) = sum_x c(h x), as float64, for the order-``m`` contexts ``ctx`` (indices in
+        table m, all >= 0); m = 0 is the empty context (the unigram model), c = N.
+
+        An in-memory trie sums every context's children once (one ``bincount`` over the
+        table, cached); an out-of-core one sums the children of the contexts asked about
+        (the same numbers: sums of integer counts are exact).
+        """
+        ctx = np.asarray(ctx, np.int64)
+        counts = self.trie.counts
+        if m == 0:
+            return np.full(ctx.shape, float(counts[0].sum()))
+        if not self.trie.out_of_core:
+            if m not in self._context_total:
+                self._context_total[m] = np.bincount(self.trie.parent(m + 1), weights=counts[m],
+                                                     minlength=self.trie.size(m))
+            return self._context_total[m][ctx]
+        unique, inverse = np.unique(ctx, return_inverse=True)
+        lo, hi = self.trie.child_ranges(m + 1, unique)
+        return range_sums(counts[m], lo, hi)[inverse.reshape(ctx.shape)]
 
     def _prob(self, c_hw: np.ndarray, c_h: np.ndarray) -> np.ndarray:
         V = len(self.vocab)
@@ -61,9 +77,11 @@ class AdditiveModel(NgramModel):
             sel = np.flatnonzero(k == n)
             c_hw[sel] = _take(self.trie.counts[n - 1], pos[n - 1][pred[sel]])
             if n == 1:
-                c_h[sel] = self.context_total[0][0]
+                c_h[sel] = self.context_totals(0, 0)
             else:
-                c_h[sel] = _take(self.context_total[n - 1], pos[n - 2][pred[sel] - 1])
+                ctx = pos[n - 2][pred[sel] - 1]
+                seen = ctx >= 0  # an unseen context has c(h) = 0
+                c_h[sel[seen]] = self.context_totals(n - 1, ctx[seen])
         with np.errstate(divide="ignore"):
             return np.log10(self._prob(c_hw, c_h))
 
@@ -71,7 +89,7 @@ class AdditiveModel(NgramModel):
         V = len(self.vocab)
         B = len(states)
         if self.order == 1:
-            return np.tile(self._prob(self.trie.counts[0][:V].astype(float), self.context_total[0]), (B, 1))
+            return np.tile(self._prob(self.trie.counts[0][:V].astype(float), self.context_totals(0, [0])), (B, 1))
         # Longest available context (cut at <s>) and its index; positions share
         # contexts a lot, so build each distinct (length, context) row once.
         length = (states != BEFORE_START).sum(axis=1)
@@ -88,7 +106,7 @@ class AdditiveModel(NgramModel):
         groups = [(m, np.flatnonzero((length == m) & (ctx >= 0))) for m in np.unique(length)]
         c_h = np.zeros(B)  # an unseen context has c(h) = 0
         for m, rows in groups:
-            c_h[rows] = self.context_total[m][ctx[rows]]
+            c_h[rows] = self.context_totals(m, ctx[rows])
         probs = np.repeat(self._prob(np.zeros(B), c_h)[:, None], V, axis=1)
         for m, rows in groups:
             if len(rows) == 0:
@@ -96,7 +114,7 @@ class AdditiveModel(NgramModel):
             lo, hi = self.trie.child_ranges(m + 1, ctx[rows])
             which, entry = gather_ranges(lo, hi)
             r = rows[which]
-            probs[r, self.trie.last_word(m + 1)[entry]] = self._prob(self.trie.counts[m][entry].astype(float), c_h[r])
+            probs[r, self.trie.word_of(m + 1, entry)] = self._prob(self.trie.counts[m][entry].astype(float), c_h[r])
         return probs
 
 

@@ -64,33 +64,35 @@ class BackoffModel(NgramModel):
         distribution by scaling with each listed context's backoff and
         overwriting its listed continuations."""
         V = len(self.vocab)
-        p, bo = self._linear()
+        unigram = 10.0 ** self.logp[0][:V]
         if self.order == 1:
-            return np.tile(p[0][:V], (len(states), 1))
+            return np.tile(unigram, (len(states), 1))
         # Order 2 is where contexts (single words) have thousands of continuations
         # and repeat most: build those rows once per distinct previous word.
         prev, inverse = np.unique(states[:, 0], return_inverse=True)
-        probs = self._extend(np.tile(p[0][:V], (len(prev), 1)), prev, 2)[inverse.ravel()]
+        probs = self._extend(np.tile(unigram, (len(prev), 1)), prev, 2)[inverse.ravel()]
         for n in range(3, self.order + 1):
             probs = self._extend(probs, states[:, n - 2], n)
         return probs
 
     def _extend(self, probs: np.ndarray, ctx: np.ndarray, n: int) -> np.ndarray:
         """Turn rows of P(. | h') into P(. | h), h being the order-(n-1) context ``ctx``
-        (rows whose context is not listed stay as they are)."""
-        p, bo = self._linear()
+        (rows whose context is not listed stay as they are).  Only the contexts' own
+        entries are read (their backoffs, their children's words and probabilities)."""
         rows = np.flatnonzero(ctx >= 0)
         if len(rows):
             scale = np.ones(len(probs))
-            scale[rows] = bo[n - 2][ctx[rows]]
+            scale[rows] = 10.0 ** self.logbo[n - 2][ctx[rows]]
             probs *= scale[:, None]  # in place, row by row: cheaper than a fancy-indexed update
             lo, hi = self.trie.child_ranges(n, ctx[rows])
             which, entry = gather_ranges(lo, hi)
-            probs[rows[which], self.trie.last_word(n)[entry]] = p[n - 1][entry]
+            probs[rows[which], self.trie.word_of(n, entry)] = 10.0 ** self.logp[n - 1][entry]
         return probs
 
     def _linear(self) -> tuple[list, list]:
-        """Probabilities and backoff weights out of log10, computed once."""
+        """Probabilities and backoff weights out of log10, whole tables, computed once: for
+        the structural sampler of an in-memory model (the query paths above compute
+        ``10 ** logp`` on the entries they gather, the same numbers)."""
         if getattr(self, "_linear_cache", None) is None:
             self._linear_cache = ([10.0**lp for lp in self.logp], [10.0**lb for lb in self.logbo])
         return self._linear_cache

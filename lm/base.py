@@ -26,6 +26,35 @@ def gather_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return which, np.repeat(lo - starts, lengths) + np.arange(lengths.sum())
 
 
+# Entries gathered at once by :func:`range_sums` (a few arrays of this many int64/float64).
+RANGE_CHUNK = 1 << 20
+
+
+def range_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``values[lo[k]:hi[k]].sum()`` for each k, as float64, reading only those ranges and
+    holding about :data:`RANGE_CHUNK` of their entries at a time (exact for integer
+    values whose sums stay below 2**53, whatever the order of the additions).
+
+    >>> range_sums(np.array([1, 2, 3, 4]), np.array([0, 3, 2]), np.array([2, 4, 2])).tolist()
+    [3.0, 4.0, 0.0]
+    """
+    lo, hi = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
+    lengths = hi - lo
+    out = np.zeros(len(lo))
+    ends = np.cumsum(lengths)
+    start = 0
+    while start < len(lo):
+        stop = max(start + 1, int(np.searchsorted(ends, ends[start] - lengths[start] + RANGE_CHUNK, "right")))
+        if lengths[start] > RANGE_CHUNK:  # one long range, slice by slice
+            out[start] = sum(values[a : min(a + RANGE_CHUNK, hi[start])].sum(dtype=np.float64)
+                             for a in range(lo[start], hi[start], RANGE_CHUNK))
+        else:
+            which, entry = gather_ranges(lo[start:stop], hi[start:stop])
+            out[start:stop] = np.bincount(which, weights=values[entry], minlength=stop - start)
+        start = stop
+    return out
+
+
 class NgramModel:
     """Base class: subclasses define ``log10_probs`` and ``distributions``.
 

@@ -23,6 +23,14 @@ per sentence and word); here a word costs a few binary searches instead:
 Each step loops over the model's orders and over rejection rounds, never over
 sentences or tokens.  All draws come from one seeded ``numpy`` Generator, so the
 same seed gives the same sentences.
+
+An in-memory model precomputes whole-table arrays once (each context's children
+range, cumulative weights, suffix links).  An out-of-core one (memory-mapped from a
+large file, :attr:`NgramTrie.out_of_core <perplex.lm.trie.NgramTrie>`) gathers the
+children of the step's contexts instead and finds the next states by search: it
+reads only the pages those touch, at a few times the cost per word, and draws the
+same words up to the rounding of the cumulative sums (exactly the same for
+additive models, whose weights are integer counts).
 """
 
 from __future__ import annotations
@@ -43,25 +51,87 @@ FAST_BATCH = 1 << 18
 
 
 class _Tables:
-    """Per-order CSR views of the trie: children of each context, their cumulative weights."""
+    """Per-order CSR views of the trie, whole tables (an in-memory model): children of each
+    context, their cumulative weights, the last word of each n-gram."""
 
     def __init__(self, model: NgramModel, weights: list):
         trie = model.trie
         self.indptr = {}  # n -> for each order-(n-1) context, its children's range in table n
         self.cum = {}  # n -> cumulative weights of table n, with a leading 0
-        self.word = {}  # n -> last word of each order-n n-gram
+        self.words = {}  # n -> last word of each order-n n-gram
         for n in range(2, model.order + 1):
-            keys = trie.keys[n - 1]
-            self.indptr[n] = np.searchsorted(keys, np.arange(trie.size(n - 1) + 1, dtype=np.int64) * trie.radix)
+            self.indptr[n] = trie.search(n, np.arange(trie.size(n - 1) + 1, dtype=np.int64) * trie.radix)
             self.cum[n] = np.concatenate([np.zeros(1, weights[n - 1].dtype), np.cumsum(weights[n - 1])])
-            self.word[n] = trie.last_word(n)
+            self.words[n] = trie.last_word(n)
+
+    def children(self, n: int, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[lo, hi) of each context's children in table n."""
+        return self.indptr[n][ctx], self.indptr[n][ctx + 1]
+
+    def word(self, n: int, entry: np.ndarray) -> np.ndarray:
+        return self.words[n][entry]
+
+    def mass(self, n: int, ctx: np.ndarray) -> np.ndarray:
+        """Total weight of each context's children."""
+        return self.cum[n][self.indptr[n][ctx + 1]] - self.cum[n][self.indptr[n][ctx]]
 
     def pick(self, n: int, ctx: np.ndarray, target: np.ndarray) -> np.ndarray:
         """The child of each context whose cumulative range holds ``target`` (offset from the range start)."""
-        lo, hi = self.indptr[n][ctx], self.indptr[n][ctx + 1]
+        lo, hi = self.children(n, ctx)
         cum = self.cum[n]
         e = np.searchsorted(cum, cum[lo] + target, side="right") - 1
         return np.clip(e, lo, hi - 1)
+
+    def draw(self, n: int, ctx: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For uniform numbers ``u``: whether each row takes a listed child of its context
+        (``u`` below the children's mass, at most 1), and the children taken."""
+        take = u < np.minimum(self.mass(n, ctx), 1.0)
+        return take, self.pick(n, ctx[take], u[take])
+
+
+class _LocalTables(_Tables):
+    """The same queries for an out-of-core model, computed on the children of the contexts
+    asked about (gathered per call) instead of whole-table arrays: the cumulative weights
+    run over those children only, so a backoff model's draws can differ from the
+    whole-table ones where rounding moves a boundary (integer counts give the same draws)."""
+
+    def __init__(self, model: NgramModel, weight):
+        self.trie = model.trie
+        self.weight = weight  # (n, entries) -> their weights
+
+    def children(self, n: int, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.trie.child_ranges(n, ctx)
+
+    def word(self, n: int, entry: np.ndarray) -> np.ndarray:
+        return self.trie.word_of(n, entry)
+
+    def _cumulative(self, n: int, ctx: np.ndarray):
+        """Cumulative weights of the distinct contexts' children laid end to end (leading 0),
+        and for each row: its children's [start, end) there and their first index in table n."""
+        unique, inverse = np.unique(ctx, return_inverse=True)
+        lo, hi = self.children(n, unique)
+        _, entry = gather_ranges(lo, hi)
+        weights = self.weight(n, entry)
+        cum = np.concatenate([np.zeros(1, weights.dtype), np.cumsum(weights)])
+        end = np.cumsum(hi - lo)
+        inverse = inverse.ravel()
+        return cum, (end - (hi - lo))[inverse], end[inverse], lo[inverse]
+
+    def mass(self, n: int, ctx: np.ndarray) -> np.ndarray:
+        cum, start, end, _ = self._cumulative(n, ctx)
+        return cum[end] - cum[start]
+
+    def pick(self, n: int, ctx: np.ndarray, target: np.ndarray) -> np.ndarray:
+        cum, start, end, lo = self._cumulative(n, ctx)
+        e = np.searchsorted(cum, cum[start] + target, side="right") - 1
+        return lo + np.clip(e, start, end - 1) - start
+
+    def draw(self, n: int, ctx: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cum, start, end, lo = self._cumulative(n, ctx)
+        take = u < np.minimum(cum[end] - cum[start], 1.0)
+        start, end, lo = start[take], end[take], lo[take]
+        e = np.searchsorted(cum, cum[start] + u[take], side="right") - 1
+        return take, lo + np.clip(e, start, end - 1) - start
 
 
 class BackoffSampler:
@@ -71,13 +141,17 @@ class BackoffSampler:
         self.model = model
         self.order = model.order
         self.V = len(model.vocab)
+        self.unigram_cum = np.cumsum(10.0 ** model.logp[0][: self.V])
+        if model.trie.out_of_core:
+            # Children gathered per draw; no suffix links (they span whole tables): the
+            # rejection checks search every listed longer context, and the next state
+            # is searched order by order (the same words and states for a closed model).
+            self.tables = _LocalTables(model, lambda n, entry: 10.0 ** model.logp[n - 1][entry])
+            self.suffix = {}
+            self.closed = False
+            return
         p, _ = model._linear()
         self.tables = _Tables(model, p)
-        self.unigram_cum = np.cumsum(p[0][: self.V])
-        # Mass of each context's listed continuations, at most 1.
-        self.mass = {n: np.minimum(self.tables.cum[n][self.tables.indptr[n][1:]]
-                                   - self.tables.cum[n][self.tables.indptr[n][:-1]], 1.0)
-                     for n in range(2, self.order + 1)}
         # Suffix links (index of an n-gram's last n - 1 words): with them a drawn
         # n-gram gives the whole next state, and when every suffix is listed (any
         # model estimated from counts) a word listed after a context is listed
@@ -120,11 +194,9 @@ class BackoffSampler:
                     if not len(sel):
                         continue
                     ctx = state[pending[sel], n - 2]
-                    u = rng.random(len(sel))
-                    take = u < self.mass[n][ctx]
+                    take, e = T.draw(n, ctx, rng.random(len(sel)))
                     t = sel[take]
-                    e = T.pick(n, ctx[take], u[take])
-                    w[t], we[t], wl[t] = T.word[n][e], e, n
+                    w[t], we[t], wl[t] = T.word(n, e), e, n
                     nt = sel[~take]
                     cur[nt] = below[pending[nt], n]
                 sel = np.flatnonzero(wl == 0)  # all at level 1 now
@@ -204,8 +276,8 @@ class BackoffSampler:
             sel = np.flatnonzero(k == n)
             if len(sel):
                 ctx = state[rows[sel], n - 2]
-                which, entry = gather_ranges(self.tables.indptr[n][ctx], self.tables.indptr[n][ctx + 1])
-                probs[sel[which], self.tables.word[n][entry]] = 0.0
+                which, entry = gather_ranges(*self.tables.children(n, ctx))
+                probs[sel[which], self.tables.word(n, entry)] = 0.0
         empty = probs.sum(axis=1) <= 0
         if empty.any():  # only rounding left mass outside the listed words: draw among them
             full = state[rows[empty]].copy()
@@ -226,7 +298,8 @@ class AdditiveSampler:
         self.V = len(model.vocab)
         self.alpha = model.alpha
         counts = model.trie.counts
-        self.tables = _Tables(model, counts)
+        self.tables = (_LocalTables(model, lambda n, entry: counts[n - 1][entry]) if model.trie.out_of_core
+                       else _Tables(model, counts))
         self.unigram_cum = np.concatenate([[0], np.cumsum(counts[0][: self.V])])
 
     def step(self, state: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +320,7 @@ class AdditiveSampler:
             seen = np.flatnonzero(ctx >= 0)
             for m in np.unique(length[seen]):
                 sel = seen[length[seen] == m]
-                c_h[sel] = self.model.context_total[m][ctx[sel]]
+                c_h[sel] = self.model.context_totals(m, ctx[sel])
         den = c_h + self.alpha * V
         if np.any(den <= 0):
             raise PerplexError(f"{self.model.name} gives no probability to any word after this history (MLE after "
@@ -265,7 +338,7 @@ class AdditiveSampler:
             for m in np.unique(lt):
                 sel = t[lt == m]
                 e = T.pick(m + 1, ctx[sel], r[lt == m])
-                out[sel] = T.word[m + 1][e]
+                out[sel] = T.word(m + 1, e)
         return out
 
 

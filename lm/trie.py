@@ -74,6 +74,11 @@ class PaddedStream:
 BYTES_PER_OCCURRENCE = 48
 BYTES_PER_TOKEN = 64
 
+# Keys of an unaligned (memory-mapped) table kept in memory to start its binary
+# searches: at most this many, and no more than the queries of a call (the top
+# levels of their binary searches would read as many entries anyway).
+FENCE = 4096
+
 
 def longest_ngram(corpus: EncodedCorpus) -> int:
     """The longest n-gram the corpus holds: its longest sentence with ``<s>`` and ``</s>``."""
@@ -129,6 +134,14 @@ class NgramTrie:
         ``keys[n - 1]`` for order ``n >= 2`` (``keys[0]`` is None: order 1 is dense).
     counts : list of int64 arrays or None
         Raw counts per order (unigram counts have length V + 1, ``<s>`` counts 0).
+    out_of_core : bool
+        True for tables memory-mapped from a file too large to be read whole
+        (:func:`perplex.lm.load_model`): nothing may then build an array over a whole
+        table.  The query methods (:meth:`lookup`, :meth:`child_ranges`,
+        :meth:`positions`, :meth:`index`, the ``*_of`` methods, :meth:`ngram_ids`) never
+        do; :meth:`parent`, :meth:`last_word`, :meth:`suffix` and :meth:`first_word`
+        build (and cache) whole-table arrays, for the estimators and the full checks of
+        in-memory tables.  The models and samplers read this flag to choose their paths.
     """
 
     def __init__(self, order: int, vocab_size: int, keys: list, counts: list | None = None):
@@ -138,9 +151,11 @@ class NgramTrie:
         self.bos_id = vocab_size
         self.keys = keys
         self.counts = counts
+        self.out_of_core = False
         self._suffix: dict[int, np.ndarray] = {}
         self._parent: dict[int, np.ndarray] = {}
         self._word: dict[int, np.ndarray] = {}
+        self._fence: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -179,6 +194,8 @@ class NgramTrie:
         """Number of n-grams of order ``n`` (order 1: V + 1, ``<s>`` included)."""
         return self.radix if n == 1 else len(self.keys[n - 1])
 
+    # Whole-table arrays (cached): for the estimators and the full checks, which read
+    # every n-gram anyway.  Query paths use the per-entry methods below instead.
     def parent(self, n: int) -> np.ndarray:
         """Index in table ``n - 1`` of each order-``n`` n-gram's first ``n - 1`` words (cached)."""
         if n not in self._parent:
@@ -210,6 +227,63 @@ class NgramTrie:
             first = first[self.parent(m)]
         return first
 
+    # Per-entry queries: computed on the entries asked about only, so that a
+    # memory-mapped table is read where it is needed (the same numbers as the
+    # whole-table arrays above, entry for entry).
+    def parent_of(self, n: int, entry: np.ndarray) -> np.ndarray:
+        """``parent(n)[entry]``, from those entries' keys only."""
+        return self.keys[n - 1][np.asarray(entry, np.int64)] // self.radix
+
+    def word_of(self, n: int, entry: np.ndarray) -> np.ndarray:
+        """``last_word(n)[entry]``, from those entries' keys only."""
+        entry = np.asarray(entry, np.int64)
+        return entry.copy() if n == 1 else self.keys[n - 1][entry] % self.radix
+
+    def suffix_of(self, n: int, entry: np.ndarray) -> np.ndarray:
+        """``suffix(n)[entry]``: index in table ``n - 1`` of the last ``n - 1`` words of the
+        given order-``n`` n-grams (``UNSEEN`` where not listed), by one search per order."""
+        chain = [np.asarray(entry, np.int64)]  # chain[j]: the prefix of order n - j
+        for m in range(n, 2, -1):
+            chain.append(self.parent_of(m, chain[-1]))
+        suffix = self.word_of(2, chain[-1])  # of the order-2 prefixes
+        for m in range(3, n + 1):  # suffix(w1..wm) = (suffix of w1..w(m-1), then wm)
+            suffix = self.lookup(m - 1, suffix, self.word_of(m, chain[n - m]))
+        return suffix
+
+    def search(self, n: int, query: np.ndarray, side: str = "left") -> np.ndarray:
+        """``np.searchsorted(keys[n - 1], query, side)``.
+
+        numpy copies a haystack that is not aligned (as an ``.npz`` entry memory-mapped
+        at an odd offset may be) on every call; such a table is searched here by a
+        vectorized binary search that reads only the entries it probes, after a fence
+        of evenly spaced keys (cached; up to :data:`FENCE` of them, as many as the
+        queries) has narrowed each query's range.
+        """
+        table = self.keys[n - 1]
+        query = np.asarray(query, np.int64)
+        if table.flags.aligned and table.dtype == np.int64:
+            return np.searchsorted(table, query, side)
+        if len(table) == 0 or query.size == 0:
+            return np.zeros(query.shape, np.int64)
+        want = min(FENCE, len(table), query.size)
+        if n not in self._fence or len(self._fence[n][0]) < want:
+            at = np.unique(np.linspace(0, len(table) - 1, want).astype(np.int64))
+            self._fence[n] = (at, np.array(table[at], np.int64))
+        at, fence = self._fence[n]
+        # The answer of a query lies in [at[r - 1] + 1, at[r]], r its place among the fence keys.
+        r = np.searchsorted(fence, query, side)
+        lo = np.concatenate([[0], at + 1])[r]
+        hi = np.append(at, len(table))[r]
+        last = len(table) - 1
+        for _ in range(int((hi - lo).max()).bit_length()):
+            mid = (lo + hi) >> 1
+            value = table[np.minimum(mid, last)]
+            right = (value < query) if side == "left" else (value <= query)
+            active = lo < hi
+            lo = np.where(active & right, mid + 1, lo)
+            hi = np.where(active & ~right, mid, hi)
+        return lo
+
     def lookup(self, n: int, parent: np.ndarray, word: np.ndarray) -> np.ndarray:
         """Index of the order-``n`` n-gram (``parent`` n-gram, ``word``); ``UNSEEN``
         where absent and where ``parent`` is negative (itself absent)."""
@@ -227,7 +301,7 @@ class NgramTrie:
         # walk the table in memory order: several times faster on big tables.
         order = np.argsort(q)
         pos = np.empty(len(q), np.int64)
-        pos[order] = np.searchsorted(table, q[order])
+        pos[order] = self.search(n, q[order])
         pos = np.minimum(pos, len(table) - 1)
         hit = table[pos] == q
         out[ask[hit]] = pos[hit]
@@ -242,10 +316,9 @@ class NgramTrie:
 
     def child_ranges(self, n: int, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[lo, hi) ranges in table ``n`` of the children of the given order-``n - 1`` indices."""
-        table = self.keys[n - 1]
         parent = np.asarray(parent, np.int64)
-        lo = np.searchsorted(table, parent * self.radix)
-        hi = np.searchsorted(table, (parent + 1) * self.radix)
+        lo = self.search(n, parent * self.radix)
+        hi = self.search(n, (parent + 1) * self.radix)
         return lo, hi
 
     def positions(self, stream: PaddedStream) -> list[np.ndarray]:
@@ -272,7 +345,7 @@ class NgramTrie:
         cols = []
         cur = index
         for m in range(n, 1, -1):
-            cols.append(self.last_word(m)[cur])
-            cur = self.parent(m)[cur]
+            cols.append(self.word_of(m, cur))
+            cur = self.parent_of(m, cur)
         cols.append(cur)  # order-1 index is the word id
         return np.stack(cols[::-1], axis=1)
