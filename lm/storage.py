@@ -29,9 +29,10 @@ from perplex.lm.additive import AdditiveModel
 from perplex.lm.backoff import BackoffModel
 from perplex.lm.base import NgramModel
 from perplex.lm.trie import NgramTrie
+from perplex.lm.npz_stream import write_npz
 from perplex.lm.validate import check_array, check_counts, check_keys, check_log10, check_normalized, ngram_namer, refuse
 from perplex.errors import PerplexError
-from perplex.fileio import atomic_write, check_input_file
+from perplex.fileio import check_input_file
 from perplex.resources import check_memory
 
 FORMAT = "perplex-ngram"
@@ -61,8 +62,7 @@ def save_model(model: NgramModel, path: str | os.PathLike) -> None:
                 arrays[f"logbo{n}"] = model.logbo[n - 1]
         else:
             arrays[f"counts{n}"] = trie.counts[n - 1]
-    with atomic_write(path, "wb") as f:
-        np.savez(f, **arrays)
+    write_npz(path, arrays)
 
 
 # Files up to this size get the complete checks of :mod:`perplex.lm.validate`: every
