@@ -173,3 +173,14 @@ def piece_sentences(path: Path, start: int, stop: int, lowercase: bool = False) 
         raise PerplexError(f"{path} is not valid UTF-8 (byte {start + exc.start}); convert it, "
                            "e.g. iconv -t UTF-8") from None
     return split_pretokenized(text, lowercase)
+
+
+def check_pieces_hold_text(pieces: list, words_per_piece: list) -> None:
+    """Refuse, as :func:`read_text` does, a file whose :func:`byte_pieces` hold no word: its
+    text is only whitespace (split on whitespace, any other character makes a word)."""
+    words: dict = {}
+    for (path, _, _), n in zip(pieces, words_per_piece):
+        words[path] = words.get(path, 0) + n
+    empty = next((path for path, n in words.items() if n == 0), None)
+    if empty is not None:
+        raise PerplexError(f"{empty} is empty; give a file with at least one sentence")

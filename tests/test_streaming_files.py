@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from perplex.corpus import read_sentences
-from perplex.corpus.stream import byte_pieces, piece_sentences, sentence_blocks, text_blocks
+from perplex.corpus.stream import byte_pieces, check_pieces_hold_text, piece_sentences, sentence_blocks, text_blocks
 from perplex.errors import PerplexError
 
 PERPLEX = [sys.executable, "-m", "perplex"]
@@ -41,20 +41,38 @@ PIECES = ["the", "Cat", "sat", ".", "It", "ran", "!", "\u00e9t\u00e9", "\u03a3\u
           "\n\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029", "\n \n", "Mr.", "\"Yes", "?"]
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
-@given(parts=st.lists(st.sampled_from(PIECES), max_size=60), block=st.integers(1, 40), bom=st.booleans(),
-       tokenize=st.booleans(), lowercase=st.booleans())
-def test_streamed_sentences_are_the_in_memory_ones(tmp_path_factory, parts, block, bom, tokenize, lowercase):
-    path = tmp_path_factory.mktemp("text") / "t.txt"
+def text_file(factory, parts, bom):
+    path = factory.mktemp("text") / "t.txt"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + "".join(parts).encode())
+    return path
+
+
+def by_pieces(path, size, lowercase=False):
+    """The sentences the workers read from byte ranges, with the file checks the estimator makes."""
+    pieces = byte_pieces(path, size)
+    sentences = [piece_sentences(*p, lowercase) for p in pieces]
+    check_pieces_hold_text(pieces, [sum(map(len, s)) for s in sentences])
+    return [s for piece in sentences for s in piece]
+
+
+def same_as_in_memory(path, read, tokenize, lowercase):
+    """``read()`` gives read_sentences' sentences, or its error message."""
     try:
         expected = read_sentences(path, tokenize, lowercase)
     except PerplexError as exc:
         with pytest.raises(PerplexError) as got:
-            streamed(path, block, tokenize, lowercase)
+            read()
         assert str(got.value) == str(exc)
         return
-    assert streamed(path, block, tokenize, lowercase) == expected
+    assert read() == expected
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(parts=st.lists(st.sampled_from(PIECES), max_size=60), block=st.integers(1, 40), bom=st.booleans(),
+       tokenize=st.booleans(), lowercase=st.booleans())
+def test_streamed_sentences_are_the_in_memory_ones(tmp_path_factory, parts, block, bom, tokenize, lowercase):
+    path = text_file(tmp_path_factory, parts, bom)
+    same_as_in_memory(path, lambda: streamed(path, block, tokenize, lowercase), tokenize, lowercase)
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
@@ -62,20 +80,11 @@ def test_streamed_sentences_are_the_in_memory_ones(tmp_path_factory, parts, bloc
        lowercase=st.booleans())
 def test_byte_pieces_give_the_in_memory_sentences(tmp_path_factory, parts, size, bom, lowercase):
     """Pieces cut after line breaks, read independently (the workers' reading), in order."""
-    path = tmp_path_factory.mktemp("text") / "t.txt"
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + "".join(parts).encode())
-    try:
-        expected = read_sentences(path, False, lowercase)
-    except PerplexError as exc:
-        with pytest.raises(PerplexError) as got:
-            pieces = byte_pieces(path, size)
-            if not [s for p in pieces for s in piece_sentences(*p, lowercase)]:
-                raise PerplexError(str(exc))  # the estimator's own "no tokens" check
-        assert str(got.value) == str(exc)
-        return
-    pieces = byte_pieces(path, size)
-    assert pieces[0][1] == 0 and all(a[2] == b[1] for a, b in zip(pieces, pieces[1:]))
-    assert [s for p in pieces for s in piece_sentences(*p, lowercase)] == expected
+    path = text_file(tmp_path_factory, parts, bom)
+    if path.stat().st_size:
+        pieces = byte_pieces(path, size)
+        assert pieces[0][1] == 0 and all(a[2] == b[1] for a, b in zip(pieces, pieces[1:]))
+    same_as_in_memory(path, lambda: by_pieces(path, size, lowercase), False, lowercase)
 
 
 def test_a_folder_is_read_file_by_file_in_name_order(tmp_path):
@@ -84,7 +93,12 @@ def test_a_folder_is_read_file_by_file_in_name_order(tmp_path):
     (tmp_path / ".hidden").write_text("never read")
     assert streamed(tmp_path, 4) == read_sentences(tmp_path) == [
         ["first", "line"], ["second"], ["third", "line"], ["fourth"]]
-    assert [s for p in byte_pieces(tmp_path, 5) for s in piece_sentences(*p)] == read_sentences(tmp_path)
+    assert by_pieces(tmp_path, 5) == read_sentences(tmp_path)
+    (tmp_path / "c.txt").write_text(" \n\t\n")
+    with pytest.raises(PerplexError, match=re.escape(f"{tmp_path / 'c.txt'} is empty")):
+        read_sentences(tmp_path)
+    with pytest.raises(PerplexError, match=re.escape(f"{tmp_path / 'c.txt'} is empty")):
+        by_pieces(tmp_path, 5)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -99,12 +113,9 @@ def test_bad_text_is_the_same_one_line_error(tmp_path, content, message):
     with pytest.raises(PerplexError) as on_disk:
         streamed(path, 7)
     assert str(on_disk.value) == str(in_memory.value)
-    with pytest.raises(PerplexError) as by_pieces:
-        pieces = byte_pieces(path, 7)
-        for p in pieces:
-            piece_sentences(*p)
-        raise PerplexError(f"{path} is empty; give a file with at least one sentence")  # no sentence at all
-    assert str(by_pieces.value) == str(in_memory.value)
+    with pytest.raises(PerplexError) as in_pieces:
+        by_pieces(path, 7)
+    assert str(in_pieces.value) == str(in_memory.value)
 
 
 # ------------------------------------------------------------- the temp folder

@@ -21,7 +21,7 @@ import numpy as np
 
 from perplex.corpus.vocabulary import BOS, EOS, UNK, Vocabulary
 from perplex.errors import PerplexError
-from perplex.corpus.stream import piece_sentences
+from perplex.corpus.stream import check_pieces_hold_text, piece_sentences
 from perplex.lm.streaming.workspace import Column, Stacked, Workspace
 
 # Provisional ids in the first pass: 0 and 1 mark <s> and </s>, words are 2 + order of appearance.
@@ -156,8 +156,7 @@ def read_token_pieces(text: "TextPieces", workspace: Workspace, executor, min_co
         numbering.n_sentences += n_sentences
         numbering.n_words += n_words
         numbering.longest = max(numbering.longest, longest)
-    if numbering.n_words == 0:
-        raise PerplexError(f"{pieces[0][0]} contains no tokens; give a file with at least one sentence")
+    check_pieces_hold_text(pieces, [e[3] for e in encoded])
     vocab, final = _final_ids(numbering, min_count, max_vocab)
     workspace.stage = "numbering the vocabulary"
     luts = [np.concatenate([final[:2], final[ids]]) for ids in local_to_global]
