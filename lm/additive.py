@@ -18,7 +18,6 @@ import numpy as np
 
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.corpus.vocabulary import Vocabulary
-from perplex.eval.protocol import check_vocabulary
 from perplex.lm.base import NgramModel, gather_ranges, range_sums
 from perplex.lm.trie import BEFORE_START, NgramTrie
 from perplex.errors import PerplexError
@@ -66,8 +65,7 @@ class AdditiveModel(NgramModel):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
-    def log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:
-        check_vocabulary(self, corpus)
+    def _log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:
         stream, pos, pred = self.stream_positions(corpus)
         # The n-gram used at each position: the full order, or shorter at sentence start.
         k = np.minimum(stream.depth[pred], self.order)

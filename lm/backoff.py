@@ -16,7 +16,6 @@ import numpy as np
 
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.corpus.vocabulary import Vocabulary
-from perplex.eval.protocol import check_vocabulary
 from perplex.lm.base import NgramModel, gather_ranges
 from perplex.lm.trie import NgramTrie
 
@@ -41,9 +40,8 @@ class BackoffModel(NgramModel):
         self.logp = logp
         self.logbo = logbo
 
-    def log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:
+    def _log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:
         """log10 P of each token: longest listed n-gram plus the backoffs of the longer contexts."""
-        check_vocabulary(self, corpus)
         _, pos, pred = self.stream_positions(corpus)
         result = np.zeros(len(pred))
         done = np.zeros(len(pred), bool)

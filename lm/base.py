@@ -26,6 +26,24 @@ def gather_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return which, np.repeat(lo - starts, lengths) + np.arange(lengths.sum())
 
 
+# A memory-mapped model scores a long text in parts of this many tokens, and after a
+# part unmaps the pages it touched (:func:`perplex.lm.mapped.release`) once more than
+# MAPPED_RESIDENT_BYTES of files are mapped in the process: what bounds its resident
+# memory (each token touches a few pages per order, and Linux may map a whole large
+# folio of a freshly written file at a fault).
+MAPPED_BATCH_TOKENS = 512
+MAPPED_RESIDENT_BYTES = 256 << 20
+
+
+def sentence_batches(corpus: EncodedCorpus, tokens: int) -> Iterator[EncodedCorpus]:
+    """``corpus`` cut between sentences into parts of about ``tokens`` tokens (a longer
+    sentence is a part of its own)."""
+    starts = np.searchsorted(corpus.offsets, np.arange(0, corpus.n_tokens, tokens), "right") - 1
+    bounds = np.append(np.unique(starts), corpus.n_sentences)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        yield corpus.subset(slice(int(a), int(b)))
+
+
 # Entries gathered at once by :func:`range_sums` (a few arrays of this many int64/float64).
 RANGE_CHUNK = 1 << 20
 
@@ -56,7 +74,7 @@ def range_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
 
 
 class NgramModel:
-    """Base class: subclasses define ``log10_probs`` and ``distributions``.
+    """Base class: subclasses define ``_log10_probs`` (of a corpus whose vocabulary is checked) and ``distributions``.
 
     A *state* is an int64 array of shape (B, order - 1): column ``m - 1`` holds
     the index (in table ``m``) of the last ``m`` tokens of the history, or a
@@ -74,7 +92,22 @@ class NgramModel:
         self.info: dict = {}
 
     # ------------------------------------------------------------- protocol
-    def log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:  # pragma: no cover - abstract
+    def log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:
+        """log10 P of each of the N tokens of ``corpus`` (its ``</s>`` included), float64 (N,).
+
+        A memory-mapped model scores the text part by part and unmaps the pages each
+        part touched, so that its resident memory stays small however long the text
+        (the same numbers)."""
+        check_vocabulary(self, corpus)
+        if not self.trie.mapped or corpus.n_tokens <= MAPPED_BATCH_TOKENS:
+            return self._log10_probs(corpus)
+        parts = []
+        for part in sentence_batches(corpus, MAPPED_BATCH_TOKENS):
+            parts.append(self._log10_probs(part))
+            self.trie.release_pages(MAPPED_RESIDENT_BYTES)
+        return np.concatenate(parts)
+
+    def _log10_probs(self, corpus: EncodedCorpus) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def distributions(self, states: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -87,6 +120,7 @@ class NgramModel:
         states = self.corpus_states(corpus)
         for start in range(0, len(states), batch_size):
             yield self.distributions(states[start : start + batch_size])
+            self.trie.release_pages(MAPPED_RESIDENT_BYTES)
 
     # --------------------------------------------------------------- states
     def stream_positions(self, corpus: EncodedCorpus):

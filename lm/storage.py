@@ -28,15 +28,19 @@ from perplex.corpus.vocabulary import Vocabulary
 from perplex.lm.additive import AdditiveModel
 from perplex.lm.backoff import BackoffModel
 from perplex.lm.base import NgramModel
-from perplex.lm.trie import NgramTrie
+from perplex.lm.trie import FENCE_STRIDE, NgramTrie, fence_of
+from perplex.lm.mapped import advise
 from perplex.lm.npz_stream import write_npz
-from perplex.lm.validate import check_array, check_counts, check_keys, check_log10, check_normalized, ngram_namer, refuse
+from perplex.lm.validate import check_array, check_counts, check_fence, check_keys, check_log10, check_normalized, ngram_namer, refuse
 from perplex.errors import PerplexError
 from perplex.fileio import check_input_file
 from perplex.resources import check_memory
 
 FORMAT = "perplex-ngram"
-VERSION = 1
+# Version 2 stores a fence beside each key table (perplex.lm.trie.fence_of); version 1
+# files are read as well (their memory-mapped tables are searched without it).
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def save_model(model: NgramModel, path: str | os.PathLike) -> None:
@@ -55,6 +59,7 @@ def save_model(model: NgramModel, path: str | os.PathLike) -> None:
     }
     for n in range(2, model.order + 1):
         arrays[f"keys{n}"] = trie.keys[n - 1]
+        arrays[f"fence{n}"] = fence_of(trie.keys[n - 1])
     for n in range(1, model.order + 1):
         if kind == "backoff":
             arrays[f"logp{n}"] = model.logp[n - 1]
@@ -113,8 +118,9 @@ def load_model(path: str | os.PathLike, full_check: bool | None = None) -> Ngram
         header = json.loads(str(_read_small(path, entries["header"])[()]))
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise KeyError("format")
-        if header.get("version") != VERSION:
-            raise PerplexError(f"{path} is a version {header.get('version')!r} model; this perplex reads version {VERSION}")
+        if header.get("version") not in READABLE_VERSIONS or isinstance(header.get("version"), bool):
+            raise PerplexError(f"{path} is a version {header.get('version')!r} model; this perplex reads versions "
+                               f"{' and '.join(map(str, READABLE_VERSIONS))}")
         where = f"corrupt model file {path}"
         names = _array_names(header, where, len(entries))
         if set(entries) != names | {"header"}:
@@ -137,12 +143,15 @@ def load_model(path: str | os.PathLike, full_check: bool | None = None) -> Ngram
         raise PerplexError(unreadable) from None
     out_of_core = mapped and not full_check
     if out_of_core:  # the sampled checks probe scattered pages: no read-ahead around them
-        _advise(arrays.values(), getattr(mmap, "MADV_RANDOM", None))
+        advise(arrays.values(), getattr(mmap, "MADV_RANDOM", None))
     model = _build(header, arrays, where, sample=not full_check)
     model.trie.out_of_core = out_of_core
+    if mapped:
+        model.trie.mapped = [a for a in arrays.values() if isinstance(a, np.memmap)]
     check_normalized(model, where, sample=not full_check)
     if out_of_core:  # scoring a text probes many pages close together: the kernel's default
-        _advise(arrays.values(), getattr(mmap, "MADV_NORMAL", None))
+        advise(arrays.values(), getattr(mmap, "MADV_NORMAL", None))
+    model.trie.release_pages()  # what the checks touched
     model.smoothing = header["smoothing"]
     model.info = header.get("info", {})
     return model
@@ -245,23 +254,6 @@ def _map(path: Path, entry: _Entry) -> np.ndarray:
     return np.memmap(path, entry.dtype, mode="r", offset=entry.offset, shape=entry.shape)
 
 
-def _advise(arrays, advice: int | None) -> None:
-    """Give the kernel a read-ahead hint for the memory-mapped arrays (where it takes one).
-
-    Around a page fault Linux reads ahead a window (128 KB by default, 8 MB on some
-    virtual disks) unless told the access is random: right for a few scattered probes
-    (opening a file: a sampled check reads a page, not megabytes), wrong for the many
-    nearby probes of scoring a text (page-by-page reads were 30 times slower on an
-    800 MB table, cold)."""
-    for array in arrays:
-        mapping = getattr(array, "_mmap", None)  # np.memmap's mmap object
-        if mapping is not None and advice is not None and hasattr(mapping, "madvise"):
-            try:
-                mapping.madvise(advice)
-            except (OSError, ValueError):
-                pass
-
-
 def _check_crcs(path: Path, entries: dict) -> None:
     """Each stored entry's bytes against its CRC-32 (what zipfile checks on a full read)."""
     chunk = 1 << 24
@@ -309,6 +301,8 @@ def _array_names(header: dict, where: str, stored: int) -> set[str]:
         if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not math.isfinite(alpha) or alpha < 0:
             refuse(where, f"the header's alpha is {alpha!r}, not a finite number >= 0")
     names = {"vocab", "vocab_counts"} | {f"keys{n}" for n in range(2, order + 1)}
+    if header["version"] >= 2:
+        names |= {f"fence{n}" for n in range(2, order + 1)}
     if kind == "backoff":
         return names | {f"logp{n}" for n in range(1, order + 1)} | {f"logbo{n}" for n in range(1, order)}
     return names | {f"counts{n}" for n in range(1, order + 1)}
@@ -336,6 +330,8 @@ def _build(header: dict, arrays: dict, where: str, sample: bool = False) -> Ngra
         # A fully checked (small) file's key tables are read whole anyway: one that is not
         # aligned is copied into memory, as numpy would copy it at every search otherwise.
         trie.keys.append(keys if sample or keys.flags.aligned else np.array(keys))
+        if f"fence{n}" in arrays:
+            trie.fences[n] = check_fence(where, n, arrays[f"fence{n}"], keys, FENCE_STRIDE, sample)
     name_of = lambda n: ngram_namer(trie, tokens, n)  # noqa: E731
     if header["kind"] == "backoff":
         logp, logbo = [], []

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perplex.corpus.encoded import EncodedCorpus
+from perplex.lm.mapped import release, resident_file_bytes
 from perplex.resources import check_memory
 
 # Index values in position arrays: the n-gram is not in the table, or it would
@@ -78,6 +79,29 @@ BYTES_PER_TOKEN = 64
 # searches: at most this many, and no more than the queries of a call (the top
 # levels of their binary searches would read as many entries anyway).
 FENCE = 4096
+# A saved model stores every FENCE_STRIDE-th key of each table (a 4 KB page of int64 keys).
+FENCE_STRIDE = 512
+
+
+def fence_of(keys: np.ndarray, start: int = 0) -> np.ndarray:
+    """The keys at the multiples of :data:`FENCE_STRIDE` of a table (``keys`` holding its
+    entries from ``start`` on): what a saved model stores beside each table so that a
+    memory-mapped table is searched in about one page per query (:meth:`NgramTrie.search`)."""
+    return np.array(keys[-start % FENCE_STRIDE :: FENCE_STRIDE], np.int64)
+
+
+def _bisect(table: np.ndarray, query: np.ndarray, lo: np.ndarray, hi: np.ndarray, side: str) -> np.ndarray:
+    """``np.searchsorted(table, query, side)`` for queries whose answer lies in [lo, hi]:
+    a binary search of all queries at once, reading only the entries it probes."""
+    last = len(table) - 1
+    for _ in range(int((hi - lo).max(initial=0)).bit_length()):
+        mid = (lo + hi) >> 1
+        value = table[np.minimum(mid, last)]
+        right = (value < query) if side == "left" else (value <= query)
+        active = lo < hi
+        lo = np.where(active & right, mid + 1, lo)
+        hi = np.where(active & ~right, mid, hi)
+    return lo
 
 
 def longest_ngram(corpus: EncodedCorpus) -> int:
@@ -152,10 +176,12 @@ class NgramTrie:
         self.keys = keys
         self.counts = counts
         self.out_of_core = False
+        self.mapped: list = []  # the memory-mapped arrays behind this model (perplex.lm.load_model)
         self._suffix: dict[int, np.ndarray] = {}
         self._parent: dict[int, np.ndarray] = {}
         self._word: dict[int, np.ndarray] = {}
         self._fence: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.fences: dict[int, np.ndarray] = {}  # order -> fence_of(keys), set by perplex.lm.load_model
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -188,6 +214,15 @@ class NgramTrie:
             if progress is not None:
                 progress.update(1)
         return cls(order, V, keys, counts)
+
+    def release_pages(self, above: int = 0) -> None:
+        """Unmap the pages of the model's memory-mapped arrays from the process
+        (:func:`perplex.lm.mapped.release`) when more than ``above`` bytes of files are
+        mapped in its resident memory (or that is unknown); nothing to do for tables in memory."""
+        if self.mapped:
+            resident = resident_file_bytes()
+            if resident is None or resident > above:
+                release(self.mapped)
 
     # ---------------------------------------------------------------- queries
     def size(self, n: int) -> int:
@@ -253,18 +288,26 @@ class NgramTrie:
     def search(self, n: int, query: np.ndarray, side: str = "left") -> np.ndarray:
         """``np.searchsorted(keys[n - 1], query, side)``.
 
-        numpy copies a haystack that is not aligned (as an ``.npz`` entry memory-mapped
-        at an odd offset may be) on every call; such a table is searched here by a
-        vectorized binary search that reads only the entries it probes, after a fence
-        of evenly spaced keys (cached; up to :data:`FENCE` of them, as many as the
+        A memory-mapped table with a stored fence (every :data:`FENCE_STRIDE`-th key,
+        :func:`fence_of`, held in memory) is searched by a vectorized binary search
+        within the block of keys each query falls in: about one page of the file per
+        query, where a binary search over the whole table would touch a dozen.  numpy
+        copies a haystack that is not aligned (as an ``.npz`` entry memory-mapped at an
+        odd offset may be) on every call; such a table is searched the same way after a
+        fence of evenly spaced keys (cached; up to :data:`FENCE` of them, as many as the
         queries) has narrowed each query's range.
         """
         table = self.keys[n - 1]
         query = np.asarray(query, np.int64)
-        if table.flags.aligned and table.dtype == np.int64:
-            return np.searchsorted(table, query, side)
         if len(table) == 0 or query.size == 0:
             return np.zeros(query.shape, np.int64)
+        if n in self.fences:
+            # The answer of a query lies in ((r - 1) * stride, r * stride], r its place among the fence keys.
+            r = np.searchsorted(self.fences[n], query, side)
+            lo = np.maximum((r - 1) * FENCE_STRIDE + 1, 0)
+            return _bisect(table, query, lo, np.minimum(r * FENCE_STRIDE, len(table)), side)
+        if table.flags.aligned and table.dtype == np.int64:
+            return np.searchsorted(table, query, side)
         want = min(FENCE, len(table), query.size)
         if n not in self._fence or len(self._fence[n][0]) < want:
             at = np.unique(np.linspace(0, len(table) - 1, want).astype(np.int64))
@@ -272,17 +315,7 @@ class NgramTrie:
         at, fence = self._fence[n]
         # The answer of a query lies in [at[r - 1] + 1, at[r]], r its place among the fence keys.
         r = np.searchsorted(fence, query, side)
-        lo = np.concatenate([[0], at + 1])[r]
-        hi = np.append(at, len(table))[r]
-        last = len(table) - 1
-        for _ in range(int((hi - lo).max()).bit_length()):
-            mid = (lo + hi) >> 1
-            value = table[np.minimum(mid, last)]
-            right = (value < query) if side == "left" else (value <= query)
-            active = lo < hi
-            lo = np.where(active & right, mid + 1, lo)
-            hi = np.where(active & ~right, mid, hi)
-        return lo
+        return _bisect(table, query, np.concatenate([[0], at + 1])[r], np.append(at, len(table))[r], side)
 
     def lookup(self, n: int, parent: np.ndarray, word: np.ndarray) -> np.ndarray:
         """Index of the order-``n`` n-gram (``parent`` n-gram, ``word``); ``UNSEEN``

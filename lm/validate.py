@@ -55,6 +55,7 @@ SAMPLE_RUNS = 16
 RUN_LENGTH = 256
 SAMPLE_CONTEXTS = 1024
 CONTEXT_RUN = 16
+FENCE_RUN = 4  # sampled fence entries per run: each reads its own page of the keys
 SAMPLE_CHILDREN = 1 << 16  # continuations of the sampled contexts of one order, at most
 
 
@@ -172,6 +173,21 @@ def check_keys(where: str, n: int, keys: np.ndarray, parent_size: int, vocab_siz
     if bad is not None:
         refuse(where, f"the {n}-gram {parent_name(int(values[bad] // radix))[:-1]} {BOS}' has {BOS} after its first word")
     return keys
+
+
+def check_fence(where: str, n: int, fence: np.ndarray, keys: np.ndarray, stride: int, sample: bool = False) -> np.ndarray:
+    """The stored fence of the order-``n`` keys: ``keys[::stride]``, read into memory
+    (a wrong one would make the searches miss listed n-grams).  ``sample``: strictly
+    increasing, and equal to the keys at a few sampled entries (each one a page of the keys)."""
+    fence = np.array(check_array(where, f"the {n}-gram fence", fence, "iu", -(-len(keys) // stride)), np.int64)
+    at = sample_positions(len(fence), run=FENCE_RUN) if sample else np.arange(len(fence))
+    bad = first_true(fence[at] != keys[at * stride])
+    if bad is None and sample and first_true(np.diff(fence) <= 0) is not None:
+        bad = first_true(np.diff(fence) <= 0)
+        at = np.arange(len(fence))
+    if bad is not None:
+        refuse(where, f"the {n}-gram fence differs from the {n}-gram keys at entry {int(at[bad]) * stride:,}")
+    return fence
 
 
 def check_counts(where: str, trie, counts: list, name_of: Callable[[int], Namer], eos_id: int, sample: bool = False) -> None:

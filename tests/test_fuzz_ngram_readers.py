@@ -261,7 +261,7 @@ def npz_files(draw):
             field = draw(st.sampled_from(["order", "kind", "alpha", "version", "smoothing", "name"]))
             arrays["header"][field] = draw(st.sampled_from(
                 {"order": [order - 1, order + 1, 0, -3, 2.0, "3", True, 10**9], "kind": ["backoff", "additive", "x", None],
-                 "alpha": [float("nan"), -1, 0, 2, "1", None, float("inf")], "version": [0, 2, "1"],
+                 "alpha": [float("nan"), -1, 0, 2, "1", None, float("inf")], "version": [0, 3, "1", True],
                  "smoothing": [None, 5, "kn"], "name": [None, 3, "x"]}[field]))
     header = arrays.pop("header")
     out = io.BytesIO()

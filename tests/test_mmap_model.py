@@ -18,7 +18,9 @@ from perplex import cli
 from perplex.errors import PerplexError
 from perplex.eval import evaluate
 from perplex.lm import load_model, sample_sentences, save_model, storage, train
-from perplex.lm.trie import NgramTrie
+from perplex.lm import base as lm_base
+from perplex.lm import trie as lm_trie
+from perplex.lm.trie import FENCE_STRIDE, NgramTrie, fence_of
 from perplex.lm.validate import sample_contexts, sample_positions
 from tests.test_fuzz_ngram_readers import FUZZ, npz_files, refused_or_distributions
 
@@ -200,6 +202,79 @@ def test_unaligned_tables_are_searched_without_numpy_copying_them():
         for side in ("left", "right"):
             assert np.array_equal(trie.search(2, few, side), np.searchsorted(keys, few, side))
     assert np.array_equal(NgramTrie(2, 10, [None, unaligned[:0]]).search(2, queries), np.zeros(len(queries)))
+
+
+@pytest.mark.parametrize("size", [0, 1, FENCE_STRIDE - 1, FENCE_STRIDE, FENCE_STRIDE + 1, 7 * FENCE_STRIDE, 50_000])
+def test_a_fenced_table_is_searched_as_numpy_searches_it(size):
+    rng = np.random.default_rng(size)
+    keys = np.unique(rng.integers(0, 10**6, size * 2))[:size]
+    trie = NgramTrie(2, 10, [None, keys])
+    trie.fences[2] = fence_of(keys)
+    assert len(trie.fences[2]) == -(-size // FENCE_STRIDE)
+    queries = np.concatenate([rng.integers(-5, 10**6 + 5, 3000), keys[:20], keys[-20:], keys[::FENCE_STRIDE],
+                              keys[::FENCE_STRIDE] - 1, keys[::FENCE_STRIDE] + 1]).astype(np.int64)
+    for side in ("left", "right"):
+        assert np.array_equal(trie.search(2, queries, side), np.searchsorted(keys, queries, side))
+    # a fence of a column read in pieces is the fence of the whole column
+    pieces = [fence_of(keys[a : a + 1000], a) for a in range(0, size, 1000)]
+    assert np.array_equal(np.concatenate(pieces) if pieces else np.zeros(0, np.int64), trie.fences[2])
+
+
+def test_scoring_a_mapped_model_unmaps_its_pages_part_by_part(models, ptb, monkeypatch):
+    model, path = models["kn"]
+    back = load_model(path, full_check=False)
+    assert set(back.trie.fences) == {2, 3} and len(back.trie.mapped) >= 7
+    released = []
+    real = lm_trie.release
+    monkeypatch.setattr(lm_trie, "release", lambda arrays: (released.append(len(arrays)), real(arrays)))
+    monkeypatch.setattr(lm_base, "MAPPED_BATCH_TOKENS", 1000)
+    monkeypatch.setattr(lm_base, "MAPPED_RESIDENT_BYTES", 0)
+    test = ptb.corpora["test"]
+    with np.errstate(divide="ignore"):
+        assert np.array_equal(back.log10_probs(test), model.log10_probs(test))
+    assert len(released) >= test.n_tokens // 1000 - 1  # after (nearly) every part of 1000 tokens
+    monkeypatch.setattr(lm_base, "MAPPED_RESIDENT_BYTES", 1 << 50)  # never above: never released
+    released.clear()
+    with np.errstate(divide="ignore"):
+        assert np.array_equal(back.log10_probs(test), model.log10_probs(test))
+    assert released == []
+    parts = list(lm_base.sentence_batches(test, 1000))
+    assert len(parts) >= test.n_tokens // 1000 and sum(p.n_tokens for p in parts) == test.n_tokens
+    assert max(p.n_tokens for p in parts) < 1000 + max(np.diff(test.offsets))
+
+
+@pytest.mark.parametrize("full_check", [None, False])
+def test_a_version_1_file_without_fences_is_read_and_scores_the_same(models, ptb, tmp_path, full_check):
+    model, path = models["kn"]
+    arrays = {k: v for k, v in npz_arrays(path).items() if not k.startswith("fence")}
+    header = json.loads(str(arrays["header"][()]))
+    assert header["version"] == 2
+    arrays["header"] = np.array(json.dumps({**header, "version": 1}))
+    old = write_npz(tmp_path / "v1.npz", arrays)
+    back = load_model(old, full_check=full_check)
+    assert back.trie.fences == {}
+    test = ptb.corpora["test"]
+    with np.errstate(divide="ignore"):
+        assert np.array_equal(back.log10_probs(test), model.log10_probs(test))
+
+
+def test_a_wrong_fence_is_refused(models, tmp_path):
+    model, path = models["kn"]
+    good = npz_arrays(path)
+    bad = tmp_path / "bad.npz"
+    fence = good["fence3"]
+
+    def with_fence(change):
+        arrays = {k: v.copy() for k, v in good.items()}
+        change(arrays["fence3"])
+        return write_npz(bad, arrays)
+
+    at = sample_positions(len(fence), run=4)
+    outside = int(np.setdiff1d(np.arange(len(fence)), at)[0])  # a fence entry the sampled check does not read
+    for full_check in (True, False):
+        refused(with_fence(lambda f: f.__setitem__(int(at[1]), f[int(at[1])] + 1)), "the 3-gram fence differs", full_check)
+        refused(with_fence(lambda f: f.__setitem__(outside, f[outside - 1])), "the 3-gram fence differs", full_check)
+    refused(write_npz(bad, {**good, "fence3": fence[:-1]}), "the 3-gram fence", full_check=False)
 
 
 # --------------------------------------------------------------- what is checked

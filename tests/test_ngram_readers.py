@@ -189,8 +189,8 @@ def swap_first_two(x):
 BACKOFF_CASES = [
     (with_header(order=-1), "the header's order is -1"),
     (with_header(order=2.0), "the header's order is 2.0"),
-    (with_header(order=2), "this file lacks [] and has ['keys3', 'logbo2', 'logp3'] besides"),
-    (with_header(order=4), "lacks ['keys4', 'logbo3', 'logp4']"),
+    (with_header(order=2), "this file lacks [] and has ['fence3', 'keys3', 'logbo2', 'logp3'] besides"),
+    (with_header(order=4), "lacks ['fence4', 'keys4', 'logbo3', 'logp4']"),
     (with_header(order=10**12), "holds only"),
     (with_header(kind="neural"), "kind is 'neural'"),
     (with_header(name=None), "name is None"),

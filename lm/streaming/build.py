@@ -32,7 +32,7 @@ from perplex.lm.streaming.estimate import estimate_streaming_kn
 from perplex.lm.streaming.executor import make_executor
 from perplex.lm.streaming.tokens import TextPieces, read_token_pieces, read_token_stream
 from perplex.lm.streaming.workspace import Workspace, piece
-from perplex.lm.trie import useful_order
+from perplex.lm.trie import fence_of, useful_order
 
 # The smallest --memory the streaming path accepts: a chunk must hold a few
 # thousand sentences for sorting in runs to pay, and the merge a block of each run.
@@ -105,6 +105,8 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
         for name in names:
             if name in columns:
                 arrays[name] = _pieces(columns[name], budget)
+        for n in range(2, order + 1):
+            arrays[f"fence{n}"] = _fence(columns[f"keys{n}"], budget)
         with _output(save) if save is not None else contextlib.nullcontext():  # else the temp folder's own
             write_npz(path, arrays)
         if arpa is not None:
@@ -131,6 +133,12 @@ def _output(path):
         yield
     except OSError as exc:
         raise PerplexError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _fence(keys, budget: int) -> np.ndarray:
+    """:func:`~perplex.lm.trie.fence_of` a key column, read within the budget."""
+    fences = [fence_of(chunk, start) for start, chunk in keys.chunks(piece(budget, 64))]
+    return np.concatenate(fences) if fences else np.zeros(0, np.int64)
 
 
 def _pieces(values, budget: int):
