@@ -11,8 +11,9 @@ each table (:mod:`~.runs`), one task per part:
   in one part; inside a part, pieces are cut between contexts, so each sum
   runs over the same numbers in the same order as ``np.bincount`` over the
   whole table does;
-* p(w | h') of the shorter context is gathered from the lower order's
-  probabilities, held whole when they fit half a task's budget, else read in ranges.
+* p(w | h') of the shorter context is gathered for the whole part first, from the
+  lower order's probabilities held whole when they fit a quarter of a task's budget,
+  else read once per part in ranges of that size.
 
 The result is bit-identical to the in-memory model.
 """
@@ -30,8 +31,9 @@ from perplex.lm.streaming.runs import Table
 from perplex.lm.streaming.workspace import Column, Stacked, Workspace, piece
 
 # Bytes per table entry while a piece is estimated (keys, parents, counts, discounts,
-# suffixes, gathered probabilities, results).
-BYTES_PER_ENTRY = 96
+# the contexts' sums spread to their entries, interpolation temporaries, results);
+# pieces get half a task's budget, the lower order's probabilities a quarter.
+BYTES_PER_ENTRY = 128
 
 
 def estimate_streaming_kn(counted: CountedTables, workspace: Workspace, budget: int, executor, modified: bool = True,
@@ -120,9 +122,9 @@ def estimate_part(part: Table, adjusted: Column | None, d: np.ndarray, contexts:
     logp = Column.create(folder / f"logp{name}.f8", np.float64)
     logbo = Column.create(folder / f"logbo{name}.f8", np.float64)
     probs = Column.create(folder / f"p{name}.f8", np.float64) if keep_probs else None
-    gather = _Gather(lower, budget // 2)
+    lower_probs = gather(lower, part.columns["suffix"], budget // 4)  # p(w | h') of every entry of the part
     done = first_context  # contexts whose weight is written
-    size = max(piece(budget, 2 * BYTES_PER_ENTRY), radix)  # a context has fewer than radix continuations
+    size = max(piece(budget // 2, BYTES_PER_ENTRY), radix)  # a context has fewer than radix continuations
     for start, stop, keys in _context_pieces(part.columns["keys"], radix, size):
         parent = keys // radix
         first = int(parent[0])
@@ -133,7 +135,7 @@ def estimate_part(part: Table, adjusted: Column | None, d: np.ndarray, contexts:
         logbo.append(np.zeros(first - done))  # contexts with no continuation: gamma 1
         logbo.append(np.log10(gamma))
         done = first + len(gamma)
-        p = interpolate(a, dn, denom[local], gamma[local], gather(part.columns["suffix"].read(start, stop)))
+        p = interpolate(a, dn, denom[local], gamma[local], lower_probs[start:stop])
         with np.errstate(divide="ignore"):
             logp.append(np.log10(p))
         if probs is not None:
@@ -165,22 +167,20 @@ def _context_pieces(keys: Column, radix: int, size: int):
         start = stop
 
 
-class _Gather:
-    """values[index] from an array, or from a column held whole when it fits ``budget``
-    bytes and read range by range otherwise."""
-
-    def __init__(self, values, budget: int):
-        self.column = values if isinstance(values, Column) else None
-        self.whole = None if self.column is not None and len(values) * 8 > budget else (
-            values if self.column is None else values.read())
-        self.part = piece(budget, 8)
-
-    def __call__(self, index: np.ndarray) -> np.ndarray:
-        if self.whole is not None:
-            return self.whole[index]
-        out = np.empty(len(index), np.float64)
-        for lo in range(0, len(self.column), self.part):
-            sel = np.flatnonzero((index >= lo) & (index < lo + self.part))
-            if len(sel):
-                out[sel] = self.column.read(lo, lo + self.part)[index[sel] - lo]
+def gather(values, index: Column, budget: int) -> np.ndarray:
+    """``values[index]`` for every entry of the column ``index``, in memory: ``values`` an
+    array, or a column held whole when it fits ``budget`` bytes and else read once, range
+    by range, each range served to every index that falls in it."""
+    out = np.empty(len(index), np.float64)
+    if isinstance(values, np.ndarray) or len(values) * 8 <= budget:
+        whole = values if isinstance(values, np.ndarray) else values.read()
+        for start, idx in index.chunks(piece(budget, 8)):
+            out[start : start + len(idx)] = whole[idx]
         return out
+    step = piece(budget, 8)
+    for lo in range(0, len(values), step):
+        chunk = values.read(lo, lo + step)
+        for start, idx in index.chunks(piece(budget, 16)):
+            sel = np.flatnonzero((idx >= lo) & (idx < lo + len(chunk)))
+            out[start + sel] = chunk[idx[sel] - lo]
+    return out
