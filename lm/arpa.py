@@ -98,34 +98,66 @@ _TAB, _SPACE, _NEWLINE = (np.full((1, 1), ord(c), np.uint8) for c in "\t \n")
 
 
 class TokenBytes:
-    """UTF-8 bytes of every vocabulary token and of ``<s>`` (id V) as a matrix (id -> row)
-    padded with NUL bytes, which no token holds (the readers refuse them)."""
+    """UTF-8 bytes of every vocabulary token and of ``<s>`` (id V) padded with NUL bytes, which
+    no token holds (the readers refuse them): ``matrix`` (id -> row), and ``spaced``, each
+    token after a space as one fixed-size item, so that the words after the first of many
+    n-grams are gathered in one step."""
 
     def __init__(self, vocabulary: list[str]):
         encoded = [t.encode() for t in list(vocabulary) + [BOS]]
-        width = max(map(len, encoded))
-        self.matrix = np.frombuffer(b"".join(b.ljust(width, b"\0") for b in encoded), np.uint8).reshape(-1, width)
+        self.width = max(map(len, encoded))
+        self.matrix = np.frombuffer(b"".join(b.ljust(self.width, b"\0") for b in encoded), np.uint8).reshape(-1, self.width)
+        self.spaced = np.frombuffer(b"".join(b" " + b.ljust(self.width, b"\0") for b in encoded), f"V{self.width + 1}")
+
+
+# The bytes "0000" to "9999", each as one uint32: digits are looked up four at a time.
+_DIGITS4 = np.frombuffer(b"".join(f"{i:04d}".encode() for i in range(10**4)), np.uint32)
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """The ``width`` decimal digits of each whole float64 in [0, 10**width) (zero-padded) as a
+    bytes matrix.  Float division is exact here (values below 2**53 / 10**4) and, unlike
+    int64 division, vectorized by the CPU."""
+    groups = -(-width // 4)
+    words = np.empty((len(values), groups), np.uint32)
+    rest = values
+    for g in range(groups - 1, 0, -1):
+        high = np.floor(rest / 1e4)
+        words[:, g] = _DIGITS4[(rest - high * 1e4).astype(np.intp)]
+        rest = high
+    words[:, 0] = _DIGITS4[rest.astype(np.intp)]
+    return words.view(np.uint8)[:, groups * 4 - width :]
 
 
 def _decimal_bytes(values: np.ndarray, decimals: int = 7) -> np.ndarray:
     """Fixed-point text of each value as a bytes matrix, e.g. -2.6589746, NUL where the row's
     text is shorter (no leading zeros, no sign on zero).
 
-    Digits come from integer arithmetic on all values at once.
+    Digits come from arithmetic on all values at once, four at a time.
     """
-    scaled = np.rint(np.abs(values) * 10**decimals).astype(np.int64)
-    whole, frac = np.divmod(scaled, 10**decimals)
-    width = len(str(int(whole.max()))) if len(whole) else 1
-    whole_pow = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    frac_pow = 10 ** np.arange(decimals - 1, -1, -1, dtype=np.int64)
-    k = len(values)
-    chars = np.empty((k, width + decimals + 2), np.uint8)
+    scaled = np.rint(np.abs(values) * 10**decimals)
+    if len(values) and not scaled.max() < 2**52:  # beyond exact float division: as int64
+        return _decimal_bytes_int(values, decimals)
+    whole = np.floor(scaled / 10**decimals)
+    top = int(whole.max()) if len(whole) else 0
+    width = len(str(top))
+    chars = np.empty((len(values), width + decimals + 2), np.uint8)
     chars[:, 0] = np.where((values < 0) & (scaled > 0), ord("-"), 0)
-    chars[:, 1 : width + 1] = (whole[:, None] // whole_pow) % 10 + ord("0")
-    chars[:, 1:width][whole[:, None] < whole_pow[:-1]] = 0  # no leading zeros (keep the units digit)
+    chars[:, 1 : width + 1] = _digits(whole, width)
+    if width > 1:  # no leading zeros (keep the units digit)
+        chars[:, 1:width][whole[:, None] < 10.0 ** np.arange(width - 1, 0, -1)] = 0
     chars[:, width + 1] = ord(".")
-    chars[:, width + 2 :] = (frac[:, None] // frac_pow) % 10 + ord("0")
+    chars[:, width + 2 :] = _digits(scaled - whole * 10**decimals, decimals)
     return chars
+
+
+def _decimal_bytes_int(values: np.ndarray, decimals: int) -> np.ndarray:
+    """:func:`_decimal_bytes` of values too large for exact float digits (no model has them)."""
+    texts = [f"{abs(v):.{decimals}f}" for v in values.tolist()]
+    signs = ["-" if v < 0 and t.strip("0.") else "" for v, t in zip(values.tolist(), texts)]
+    width = max(map(len, texts)) + 1
+    joined = "".join((sign + t).rjust(width, "\0") for sign, t in zip(signs, texts))
+    return np.frombuffer(joined.encode(), np.uint8).reshape(len(values), width)
 
 
 def arpa_lines(logp: np.ndarray, ids: np.ndarray, tokens: TokenBytes, logbo: np.ndarray | None) -> bytes:
@@ -135,15 +167,18 @@ def arpa_lines(logp: np.ndarray, ids: np.ndarray, tokens: TokenBytes, logbo: np.
     NUL bytes; dropping the NULs leaves the text.
     """
     k, n = ids.shape
-    blocks = [_decimal_bytes(logp), np.repeat(_TAB, k, 0)]
-    for j in range(n):
-        if j:
-            blocks.append(np.repeat(_SPACE, k, 0))
-        blocks.append(tokens.matrix[ids[:, j]])
+    w = tokens.width
+    fields = [_decimal_bytes(logp), _TAB, tokens.matrix[ids[:, 0]]]
+    if n > 1:  # " w2 w3 ...": one gather of fixed-size items, seen as bytes
+        fields.append(tokens.spaced[ids[:, 1:]].view(np.uint8).reshape(k, (n - 1) * (w + 1)))
     if logbo is not None:
-        blocks += [np.repeat(_TAB, k, 0), _decimal_bytes(logbo)]
-    blocks.append(np.repeat(_NEWLINE, k, 0))
-    chars = np.concatenate(blocks, axis=1)
+        fields += [_TAB, _decimal_bytes(logbo)]
+    fields.append(_NEWLINE)
+    chars = np.empty((k, sum(f.shape[1] for f in fields)), np.uint8)
+    at = 0
+    for f in fields:
+        chars[:, at : at + f.shape[1]] = f  # the separators broadcast down the rows
+        at += f.shape[1]
     return chars[chars != 0].tobytes()
 
 
