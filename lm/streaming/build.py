@@ -114,16 +114,21 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
             parts = format_arpa(columns, stream.vocab.tokens, counted.radix, order, ws, executor)
             ws.stage = "writing the ARPA file"
             with _output(arpa):
-                write_arpa_sections(arpa, sizes, lambda n: parts[n])
-            for files in parts.values():
-                for f in files:
-                    f.unlink()
+                write_arpa_sections(arpa, sizes, lambda n: _appended_then_removed(parts[n]))
         ws.stage = "opening the model"
         stats = StreamingStats(stream.n_tokens, order, sizes, info, executor.where, ws.seconds)
         del counted, columns
         model = load_model(path)
         ws.stage = "scoring"
         yield model, stats
+
+
+def _appended_then_removed(files: list):
+    """The files of a section, each removed once the ARPA writer has appended it (asked for
+    the next): the disk holds the formatted lines about once, not twice."""
+    for f in files:
+        yield f
+        f.unlink()
 
 
 @contextlib.contextmanager
