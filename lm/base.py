@@ -30,9 +30,9 @@ def gather_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarra
 # part unmaps the pages it touched (:func:`perplex.lm.mapped.release`) once more than
 # MAPPED_RESIDENT_BYTES of files are mapped in the process: what bounds its resident
 # memory (each token touches a few pages per order, and Linux may map a whole large
-# folio of a freshly written file at a fault).
+# folio of a freshly written or read-ahead file at a fault, up to 2 MB).
 MAPPED_BATCH_TOKENS = 512
-MAPPED_RESIDENT_BYTES = 256 << 20
+MAPPED_RESIDENT_BYTES = 128 << 20
 
 
 def sentence_batches(corpus: EncodedCorpus, tokens: int) -> Iterator[EncodedCorpus]:

@@ -29,7 +29,7 @@ from perplex.lm.additive import AdditiveModel
 from perplex.lm.backoff import BackoffModel
 from perplex.lm.base import NgramModel
 from perplex.lm.trie import FENCE_STRIDE, NgramTrie, fence_of
-from perplex.lm.mapped import advise
+from perplex.lm.mapped import advise, release
 from perplex.lm.npz_stream import write_npz
 from perplex.lm.validate import check_array, check_counts, check_fence, check_keys, check_log10, check_normalized, ngram_namer, refuse
 from perplex.errors import PerplexError
@@ -332,6 +332,7 @@ def _build(header: dict, arrays: dict, where: str, sample: bool = False) -> Ngra
         trie.keys.append(keys if sample or keys.flags.aligned else np.array(keys))
         if f"fence{n}" in arrays:
             trie.fences[n] = check_fence(where, n, arrays[f"fence{n}"], keys, FENCE_STRIDE, sample)
+        release(arrays.values())  # what the order's checks touched (a fault may map a whole large folio)
     name_of = lambda n: ngram_namer(trie, tokens, n)  # noqa: E731
     if header["kind"] == "backoff":
         logp, logbo = [], []
@@ -341,6 +342,7 @@ def _build(header: dict, arrays: dict, where: str, sample: bool = False) -> Ngra
             if n < order:
                 logbo.append(check_array(where, f"the {n}-gram log10 backoffs", arrays[f"logbo{n}"], "f", trie.size(n)))
                 check_log10(where, logbo[-1], n, name_of(n), backoff=True, sample=sample and n > 1)
+            release(arrays.values())
         return BackoffModel(vocab, trie, logp, logbo, header["name"])
     trie.counts = [check_array(where, f"the {n}-gram counts", arrays[f"counts{n}"], "iu", trie.size(n))
                    .astype(np.int64, copy=False) for n in range(1, order + 1)]
