@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+from perplex.corpus.remote import is_url, open_url, url_files
 from perplex.corpus.text import Sentence, split_pretokenized, text_files, tokenize_raw
 from perplex.errors import PerplexError
 from perplex.fileio import check_input_file
@@ -35,15 +36,15 @@ def _file_blocks(path: Path, block_bytes: int) -> Iterator[str]:
     offset = 0
     pending = ""
     try:
-        handle = open(path, "rb")
+        handle = _open(path)
     except OSError as exc:
-        raise PerplexError(f"cannot read {path}: {exc.strerror}") from None
+        raise PerplexError(f"cannot read {path}: {exc.strerror or exc}") from None
     with handle:
         while True:
             try:
                 data = handle.read(block_bytes)
             except OSError as exc:
-                raise PerplexError(f"cannot read {path}: {exc.strerror}") from None
+                raise PerplexError(f"cannot read {path}: {exc.strerror or exc}") from None
             if b"\x00" in data:
                 raise PerplexError(f"{path} looks binary (it contains NUL bytes); give a UTF-8 text file")
             try:
@@ -63,9 +64,21 @@ def _file_blocks(path: Path, block_bytes: int) -> Iterator[str]:
                 pending = pending[cut:]
 
 
+def _open(path):
+    """A binary file object of a local path or of a URL (:mod:`perplex.corpus.remote`)."""
+    return open_url(path) if is_url(path) else open(path, "rb")
+
+
+def _files(path) -> list[tuple]:
+    """(file, size) of each file a training path or URL names; size None for a pipe."""
+    if is_url(path):
+        return url_files(path)
+    return [(f, f.stat().st_size if f.is_file() else None) for f in text_files(Path(path))]
+
+
 def text_blocks(path: str | os.PathLike, block_bytes: int = 16 << 20) -> Iterator[str]:
     """The text of a file (or of a folder's files, each ending a line) as blocks."""
-    for f in text_files(Path(path)):
+    for f, _ in _files(path):
         last, blank = "\n", True
         for block in _file_blocks(f, block_bytes):
             last, blank = block, blank and not block.strip()
@@ -128,7 +141,9 @@ def sentence_blocks(blocks: Iterator[str], tokenize: bool = False, lowercase: bo
 
 
 def text_size(path: str | os.PathLike) -> int | None:
-    """Bytes of a training file or folder, or None when unknown (a pipe)."""
+    """Bytes of a training file or folder (or URL), or None when unknown (a pipe)."""
+    if is_url(path):
+        return sum(size for _, size in url_files(path))
     p = Path(path)
     if p.is_dir():
         return sum(f.stat().st_size for f in text_files(p))
@@ -138,14 +153,13 @@ def text_size(path: str | os.PathLike) -> int | None:
 
 def byte_pieces(path: str | os.PathLike, size: int) -> list[tuple[Path, int, int]]:
     """(file, start, stop) byte ranges of about ``size`` bytes covering a training file or
-    folder, each ending just after a line break (or at the file's end), so that pieces can
+    folder (or URL: each file then a URL), each ending just after a line break (or at the file's end), so that pieces can
     be read and split into sentences independently (:func:`piece_sentences`)."""
     pieces = []
-    for f in text_files(Path(path)):
-        total = f.stat().st_size
+    for f, total in _files(path):
         if total == 0:
             raise PerplexError(f"{f} is empty; give a file with at least one sentence")
-        with open(f, "rb") as handle:
+        with _open(f) as handle:
             start = 0
             while start < total:
                 handle.seek(min(start + size, total))
@@ -160,11 +174,11 @@ def piece_sentences(path: Path, start: int, stop: int, lowercase: bool = False) 
     """The sentences of one byte range of :func:`byte_pieces`, with :func:`read_text`'s checks
     (offsets of bad bytes are the file's)."""
     try:
-        with open(path, "rb") as handle:
+        with _open(path) as handle:
             handle.seek(start)
             data = handle.read(stop - start)
     except OSError as exc:
-        raise PerplexError(f"cannot read {path}: {exc.strerror}") from None
+        raise PerplexError(f"cannot read {path}: {exc.strerror or exc}") from None
     if b"\x00" in data:
         raise PerplexError(f"{path} looks binary (it contains NUL bytes); give a UTF-8 text file")
     try:

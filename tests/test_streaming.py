@@ -161,16 +161,26 @@ def test_worker_processes_give_the_same_model(tmp_path, small_pieces):
 
 
 def test_a_dask_cluster_gives_the_same_model(tmp_path):
-    """A LocalCluster of 2 worker processes runs the counting, merging and estimating tasks."""
+    """A LocalCluster of 2 worker processes runs the counting, merging and estimating tasks,
+    first on sentences read by the client, then on a text the workers read from a URL."""
     distributed = pytest.importorskip("distributed")
     ptb = load_ptb()
     train_sentences = ptb["train"][:6000]
     memory = train(encode(train_sentences, Vocabulary.build(train_sentences)), "kn", 3)
+    text_file = tmp_path / "train.txt"
+    text_file.write_text("\n".join(" ".join(s) for s in train_sentences) + "\n")
+    work = tmp_path / "work"
+    work.mkdir()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with on_disk(train_sentences, "kn", 3, 1 << 20, tmp_path, dask=cluster.scheduler_address) as (model, stats):
+        with on_disk(train_sentences, "kn", 3, 1 << 20, work, dask=cluster.scheduler_address) as (model, stats):
             same_model(model, memory)
             assert stats.where == f"2 Dask workers at {cluster.scheduler_address}"
-    assert list(tmp_path.iterdir()) == []
+        text = TextPieces(byte_pieces(text_file.as_uri(), 20_000))
+        assert len(text.pieces) > 10 and all(str(f).startswith("file://") for f, _, _ in text.pieces)
+        with build_on_disk(text, NgramConfig("kn", 3), budget=1 << 20, temp_dir=work,
+                           dask=cluster.scheduler_address) as (model, _):
+            same_model(model, memory)
+    assert list(work.iterdir()) == []
 
 
 def test_text_read_by_the_workers_in_pieces_gives_the_same_model(tmp_path, small_pieces):

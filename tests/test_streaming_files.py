@@ -151,6 +151,39 @@ def test_a_pipe_is_estimated_on_disk_with_the_in_memory_numbers(ptb_files, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_url_is_estimated_on_disk_with_the_local_file_numbers(ptb_files, tmp_path):
+    """``--train file://...`` goes through fsspec: the workers read their byte ranges from the URL."""
+    pytest.importorskip("fsspec")
+    done = run(["ngram", "--train", (ptb_files / "train.txt").as_uri(), "--test", ptb_files / "test.txt", "--order", 3,
+                "--temp-dir", tmp_path, "--workers", 2])
+    assert done.returncode == 0, done.stderr
+    assert "148.281" in done.stdout and "on disk" in done.stdout and "2 processes" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_url_folder_is_read_by_pieces_as_the_local_folder(tmp_path):
+    """fsspec's in-memory file system: a folder of two files (and a hidden one), cut into
+    byte ranges read through the URL, gives the local folder's sentences and errors."""
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    local = tmp_path / "corpus"
+    local.mkdir()
+    files = {"a.txt": "the cat sat\nit ran !\n", "b.txt": "\ufeffMr. Yes\n\nthe end", ".hidden": "skip me\n"}
+    for name, text in files.items():
+        (local / name).write_text(text, encoding="utf-8")
+        fs.pipe(f"/perplex-test/corpus/{name}", text.encode())
+    try:
+        assert by_pieces("memory://perplex-test/corpus", 5) == by_pieces(local, 5) == read_sentences(local)
+        assert streamed("memory://perplex-test/corpus", 3) == read_sentences(local)
+        with pytest.raises(PerplexError, match="memory://perplex-test/nothing does not exist"):
+            byte_pieces("memory://perplex-test/nothing", 5)
+        fs.pipe("/perplex-test/bad/x.txt", b"caf\xe9\n")
+        with pytest.raises(PerplexError, match=r"memory:///?perplex-test/bad/x.txt is not valid UTF-8 \(byte 3\)"):
+            by_pieces("memory://perplex-test/bad", 100)
+    finally:
+        fs.rm("/perplex-test", recursive=True)
+
+
 def test_a_file_size_cap_is_one_line_and_the_folder_goes(ptb_files, tmp_path):
     def cap():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails with EFBIG
