@@ -198,3 +198,29 @@ def test_text_read_by_the_workers_in_pieces_gives_the_same_model(tmp_path, small
         with build_on_disk(text, NgramConfig("kn", 3), budget=BUDGET, temp_dir=work, workers=2,
                            min_count=2) as (model, _):
             same_model(model, memory)
+
+
+def _fails_at_three(i):
+    if i == 3:
+        raise ValueError("task 3 failed")
+    return i
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tasks_in_the_background_are_waited_for_in_order_and_their_error_raised(workers):
+    """The ARPA lines are formatted by tasks run from a thread while the client writes the
+    model; the client takes part i once tasks 0..i are done, and a task's error reaches it."""
+    from perplex.lm.streaming.executor import InBackground, make_executor
+
+    executor = make_executor(workers)
+    try:
+        background = InBackground(executor, _fails_at_three, range(6))
+        background.wait(2)
+        assert background.ready(2)
+        with pytest.raises(ValueError, match="task 3 failed"):
+            background.wait(3)
+        with pytest.raises(ValueError, match="task 3 failed"):
+            background.wait(5)
+        assert not background.ready(3)
+    finally:
+        executor.close()

@@ -20,7 +20,7 @@ import numpy as np
 
 from perplex.errors import PerplexError
 from perplex.lm.arpa import write_arpa_sections
-from perplex.lm.streaming.output import format_arpa
+from perplex.lm.streaming.output import arpa_part, arpa_tasks
 from perplex.lm.base import NgramModel
 from perplex.lm.kneser_ney import model_info, model_name
 from perplex.lm.npz_stream import Pieces, write_npz
@@ -29,7 +29,7 @@ from perplex.lm.smoothing import resolve
 from perplex.lm.storage import FORMAT, VERSION, load_model
 from perplex.lm.streaming.count import count_ngrams
 from perplex.lm.streaming.estimate import estimate_streaming_kn
-from perplex.lm.streaming.executor import make_executor
+from perplex.lm.streaming.executor import InBackground, make_executor
 from perplex.lm.streaming.tokens import TextPieces, read_token_pieces, read_token_stream
 from perplex.lm.streaming.workspace import Workspace, piece
 from perplex.lm.trie import fence_of, useful_order
@@ -96,6 +96,9 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
                 columns[f"keys{n}"] = counted.tables[n].columns["keys"]
                 columns[f"counts{n}"] = counted.tables[n].columns["counts"]
             header = {"kind": "additive", "name": "", "smoothing": entry.name, "info": info, "alpha": alpha}
+        if arpa is not None:  # the workers format the ARPA lines while this process writes the model
+            tasks, arpa_files = arpa_tasks(columns, stream.vocab.tokens, counted.radix, order, ws)
+            formatting = InBackground(executor, arpa_part, *tasks)
         ws.stage = "writing the model"
         path = save if save is not None else ws.path / "model.npz"
         header = {"format": FORMAT, "version": VERSION, "order": order, **header}
@@ -110,11 +113,8 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
         with _output(save) if save is not None else contextlib.nullcontext():  # else the temp folder's own
             write_npz(path, arrays)
         if arpa is not None:
-            ws.stage = "formatting the ARPA lines"
-            parts = format_arpa(columns, stream.vocab.tokens, counted.radix, order, ws, executor)
-            ws.stage = "writing the ARPA file"
             with _output(arpa):
-                write_arpa_sections(arpa, sizes, lambda n: _appended_then_removed(parts[n]))
+                write_arpa_sections(arpa, sizes, lambda n: _appended_then_removed(arpa_files[n], formatting, ws))
         ws.stage = "opening the model"
         stats = StreamingStats(stream.n_tokens, order, sizes, info, executor.where, ws.seconds)
         del counted, columns
@@ -123,10 +123,15 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
         yield model, stats
 
 
-def _appended_then_removed(files: list):
-    """The files of a section, each removed once the ARPA writer has appended it (asked for
-    the next): the disk holds the formatted lines about once, not twice."""
-    for f in files:
+def _appended_then_removed(files: list, formatting: InBackground, ws: Workspace):
+    """The files of a section as their tasks finish (the time waited for them is the stage
+    "formatting the ARPA lines", the rest "writing the ARPA file"), each removed once the
+    ARPA writer has appended it (asked for the next): the disk holds the lines about once."""
+    for task, f in files:
+        if not formatting.ready(task):
+            ws.stage = "formatting the ARPA lines"
+            formatting.wait(task)
+        ws.stage = "writing the ARPA file"
         yield f
         f.unlink()
 

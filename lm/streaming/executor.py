@@ -11,6 +11,7 @@ that every worker reaches: on a cluster, ``--temp-dir`` on shared storage.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from concurrent.futures import ProcessPoolExecutor
 
 from perplex.errors import PerplexError
@@ -89,6 +90,45 @@ class DaskExecutor(SerialExecutor):
 
     def close(self) -> None:
         self.client.close()
+
+
+class InBackground:
+    """``executor.map(fn, *iterables)`` run by a thread of this process, so that the client
+    can work meanwhile (write the model while the workers format the ARPA lines), and
+    take the results as they come: :meth:`wait` returns once task ``i`` and every task
+    before it are done (every executor reports its results in order)."""
+
+    def __init__(self, executor, fn, *iterables):
+        self._done = 0
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, args=(executor, fn, iterables), daemon=True)
+        self._thread.start()
+
+    def _run(self, executor, fn, iterables) -> None:
+        try:
+            executor.map(fn, *iterables, done=self._advance)
+        except BaseException as exc:  # handed to the thread that waits
+            with self._changed:
+                self._error = exc
+                self._changed.notify_all()
+
+    def _advance(self, i: int) -> None:
+        with self._changed:
+            self._done = i + 1
+            self._changed.notify_all()
+
+    def ready(self, i: int) -> bool:
+        """Whether tasks 0..i are done."""
+        return self._done > i
+
+    def wait(self, i: int) -> None:
+        """Block until tasks 0..i are done; a task's error is raised here."""
+        with self._changed:
+            while self._done <= i and self._error is None:
+                self._changed.wait()
+            if self._done <= i:
+                raise self._error
 
 
 def _unreachable(address: str, why: str) -> str:

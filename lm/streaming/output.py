@@ -2,9 +2,10 @@
 
 Formatting numbers and words is the costly part of writing an ARPA file
 (about a million lines a second per process), so each part of each order's
-table is formatted by a task into a file of its own; the client then writes
-the file around them (:func:`perplex.lm.arpa.write_arpa_sections`), the same
-bytes as the in-memory writer's.  The words of a piece of table n come from
+table is formatted by a task into a file of its own, while the client writes
+the model; the client then writes the file around them
+(:func:`perplex.lm.arpa.write_arpa_sections`), appending each part as soon as
+its task and those before it are done: the same bytes as the in-memory writer's.  The words of a piece of table n come from
 contiguous ranges of the lower tables, keys being sorted by context.
 """
 
@@ -21,8 +22,9 @@ from perplex.lm.streaming.workspace import Stacked
 ROWS_PER_PIECE = 200_000
 
 
-def format_arpa(columns: dict, vocabulary: list[str], radix: int, order: int, workspace, executor) -> dict:
-    """{n: the files holding order n's lines, in order}, written by one task per part of each table."""
+def arpa_tasks(columns: dict, vocabulary: list[str], radix: int, order: int, workspace) -> tuple[list, dict]:
+    """The arguments of :func:`arpa_part` for one task per part of each table (as iterables for
+    an executor's ``map``), and {n: [(task index, file of its lines), ...]} in file order."""
     vocab_file = workspace.path / "vocabulary.txt"
     vocab_file.write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
     jobs = []  # (n, start, stop) ranges of table n, the parts of the on-disk tables
@@ -34,12 +36,12 @@ def format_arpa(columns: dict, vocabulary: list[str], radix: int, order: int, wo
         jobs += [(n, int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:])]
     needed = [{k: v for k, v in columns.items() if _needed(k, n, order)} for n, _, _ in jobs]
     names = [workspace.path / f"arpa{n}.{k}.txt" for k, (n, _, _) in enumerate(jobs)]
-    executor.map(arpa_part, needed, [str(vocab_file)] * len(jobs), [radix] * len(jobs), [order] * len(jobs),
-                 *zip(*jobs), [str(p) for p in names])
+    tasks = [needed, [str(vocab_file)] * len(jobs), [radix] * len(jobs), [order] * len(jobs), *zip(*jobs),
+             [str(p) for p in names]]
     files: dict = {n: [] for n in range(1, order + 1)}
-    for (n, _, _), path in zip(jobs, names):
-        files[n].append(path)
-    return files
+    for k, ((n, _, _), path) in enumerate(zip(jobs, names)):
+        files[n].append((k, path))
+    return tasks, files
 
 
 def _needed(name: str, n: int, order: int) -> bool:
