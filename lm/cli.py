@@ -155,6 +155,7 @@ def _on_disk(args, budget: int) -> bool:
 
 def _run_ngram_on_disk(args, config, budget: int, temp_dir) -> int:
     from perplex.corpus import load_ptb, read_sentences
+    from perplex.corpus.datasets import check_ptb_options
     from perplex.lm.streaming.recipe import train_ngram_on_disk, training_text
     from perplex.resources import format_bytes
 
@@ -162,9 +163,7 @@ def _run_ngram_on_disk(args, config, budget: int, temp_dir) -> int:
         raise PerplexError("--split cuts the text in memory, and this --train is estimated on disk (a URL, --dask, "
                            "or an in-memory estimation that needs more than --memory); give --valid/--test files instead")
     if args.train is None:
-        if args.tokenize or args.lowercase:
-            raise PerplexError("--tokenize/--lowercase apply to --train files; the Penn Treebank is already "
-                               "tokenized and lowercased")
+        check_ptb_options(args.tokenize, args.lowercase)
         ptb = load_ptb()
         evaluation = {s: ptb[s] for s in ("valid", "test")}
     else:

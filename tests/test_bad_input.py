@@ -231,6 +231,8 @@ NUMBERS = [
     _case("ngram --dask nonsense", [*ON_DISK, "--dask", "nonsense"], 1, "--dask"),
     _case("ngram --dask nobody listening", [*ON_DISK, "--dask", "tcp://127.0.0.1:9"], 1, "--dask"),
     _case("ngram --dask unknown host", [*ON_DISK, "--dask", "tcp://no-such-host.invalid:8786"], 1, "--dask"),
+    _case("ngram --tokenize on the Penn Treebank", ["ngram", "--tokenize"], 1, "--tokenize"),
+    _case("ngram --lowercase on the Penn Treebank, on disk", ["ngram", "--lowercase", "--memory", "4M"], 1, "--tokenize"),
     _case("ngram --train unknown protocol", ["ngram", "--train", "nosuch://corpus.txt", "--test", "train.txt"], 1,
           "nosuch://corpus.txt"),
     _case("ngram --train missing URL", ["ngram", "--train", "file:///no/such/corpus.txt", "--test", "train.txt"], 1,
