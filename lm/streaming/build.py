@@ -31,7 +31,7 @@ from perplex.lm.streaming.count import count_ngrams
 from perplex.lm.streaming.estimate import estimate_streaming_kn
 from perplex.lm.streaming.executor import InBackground, make_executor
 from perplex.lm.streaming.tokens import TextPieces, read_token_pieces, read_token_stream
-from perplex.lm.streaming.workspace import Workspace, piece
+from perplex.lm.streaming.workspace import Workspace
 from perplex.lm.trie import fence_of, useful_order
 
 # The smallest --memory the streaming path accepts: a chunk must hold a few
@@ -107,9 +107,9 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
         names = [f"{kind}{n}" for n in range(1, order + 1) for kind in ("keys", "logp", "logbo", "counts")]
         for name in names:
             if name in columns:
-                arrays[name] = _pieces(columns[name], budget)
+                arrays[name] = _pieces(columns[name])
         for n in range(2, order + 1):
-            arrays[f"fence{n}"] = _fence(columns[f"keys{n}"], budget)
+            arrays[f"fence{n}"] = _fence(columns[f"keys{n}"])
         with _output(save) if save is not None else contextlib.nullcontext():  # else the temp folder's own
             write_npz(path, arrays)
         if arpa is not None:
@@ -136,6 +136,11 @@ def _appended_then_removed(files: list, formatting: InBackground, ws: Workspace)
         f.unlink()
 
 
+# Entries the client reads at a time to write the model (8 MB): larger pieces write no faster
+# and take memory from the workers, which format the ARPA lines meanwhile.
+WRITE_PIECE = 1 << 20
+
+
 @contextlib.contextmanager
 def _output(path):
     """A failed write of an output file is one line naming it (not the temp folder)."""
@@ -145,17 +150,17 @@ def _output(path):
         raise PerplexError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _fence(keys, budget: int) -> np.ndarray:
-    """:func:`~perplex.lm.trie.fence_of` a key column, read within the budget."""
-    fences = [fence_of(chunk, start) for start, chunk in keys.chunks(piece(budget, 64))]
+def _fence(keys) -> np.ndarray:
+    """:func:`~perplex.lm.trie.fence_of` a key column, read in pieces."""
+    fences = [fence_of(chunk, start) for start, chunk in keys.chunks(WRITE_PIECE)]
     return np.concatenate(fences) if fences else np.zeros(0, np.int64)
 
 
-def _pieces(values, budget: int):
-    """An array as it is, a column as :class:`Pieces` read within the budget."""
+def _pieces(values):
+    """An array as it is, a column as :class:`Pieces` read in pieces."""
     if isinstance(values, np.ndarray):
         return values
-    return Pieces(values.dtype, len(values), (chunk for _, chunk in values.chunks(piece(budget, 64))))
+    return Pieces(values.dtype, len(values), (chunk for _, chunk in values.chunks(WRITE_PIECE)))
 
 
 __all__ = ["build_on_disk", "StreamingStats", "MIN_BUDGET"]
