@@ -317,6 +317,14 @@ def kenlm_perplexity(arpa: Path, test: Path) -> tuple[float, float, int]:
     return 10 ** (-total / tokens), total, tokens
 
 
+def model_counts(npz: Path) -> list[int]:
+    """n-grams per order of a saved perplex model (the counts its ARPA file would declare)."""
+    from perplex.lm import load_model
+
+    model = load_model(npz)
+    return [model.trie.size(n) for n in range(1, model.order + 1)]
+
+
 def test_record(path: Path) -> dict:
     return next(r for r in json.loads(path.read_text()) if r["split"] == "test")
 
@@ -444,6 +452,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lmplz", metavar="PATH", help=f"KenLM's lmplz (default {DEFAULT_LMPLZ}, else lmplz on PATH); "
                                     "build_binary and query are taken from its folder")
     ap.add_argument("--skip-peer", action="store_true", help="run perplex only")
+    ap.add_argument("--no-arpa", action="store_true",
+                    help="build perplex's model without --arpa (for a disk that cannot hold the ARPA file too: it is "
+                         "about twice the .npz); the n-gram counts are then read from the model file")
     ap.add_argument("--dask-workers", type=positive, metavar="N", default=2,
                     help="worker processes of the Dask cluster started for step 3 (default 2; one thread each)")
     ap.add_argument("--skip-cluster", action="store_true",
@@ -496,12 +507,13 @@ def run(args) -> list[dict]:
     npz, ours_arpa = work / "perplex.npz", work / "perplex.arpa"
     build = [*perplex, "ngram", "--smoothing", "kn", "--train", corpus, "--test", test, "--order", args.order,
              "--memory", args.memory, "--temp-dir", tmp, "--json"]
-    ours = measured("perplex-ngram", [*build, *(["--workers", args.workers] if args.workers else []),
-                                      "--save", npz, "--arpa", ours_arpa], work, stdout=work / "perplex-ngram.json")
+    outputs = ["--save", npz] + ([] if args.no_arpa else ["--arpa", ours_arpa])
+    ours = measured("perplex-ngram", [*build, *(["--workers", args.workers] if args.workers else []), *outputs],
+                    work, stdout=work / "perplex-ngram.json")
     record = test_record(work / "perplex-ngram.json")
     peer = {"wall_s": None, "rss_mib": None, "processes": 0, "largest_mib": None}
     peer_ppl = None
-    ours_counts = arpa_counts(ours_arpa)
+    ours_counts = model_counts(npz) if args.no_arpa else arpa_counts(ours_arpa)
     counts_note = f"n-gram counts {ours_counts}"
     if lmplz:
         lmplz_arpa = work / "lmplz.arpa"
@@ -520,8 +532,9 @@ def run(args) -> list[dict]:
     size = corpus.stat().st_size
     where = f"{local_workers} worker processes" if local_workers > 1 else "in the perplex process"
     add(f"build KN order {args.order} on {args.tokens:,} words, wall", ours["wall_s"], peer["wall_s"],
-        notes=[f"corpus {size / MIB:,.0f} MiB; ours: count, estimate, save .npz, write ARPA, score PTB test; "
-               f"lmplz: estimate, write ARPA", *stage_notes(record, where)],
+        notes=[f"corpus {size / MIB:,.0f} MiB; ours: count, estimate, save .npz, "
+               f"{'' if args.no_arpa else 'write ARPA, '}score PTB test; lmplz: estimate, write ARPA",
+               *stage_notes(record, where)],
         stages=record.get("build_stages"), build_seconds=record["build_seconds"])
     add("  words/s (higher is faster)", args.tokens / ours["wall_s"], args.tokens / peer["wall_s"] if lmplz else None,
         unit="tok/s", higher_is_better=True,
@@ -594,7 +607,8 @@ def run(args) -> list[dict]:
         add("  words/s (higher is faster)", args.tokens / dask["wall_s"], args.tokens / peer["wall_s"] if lmplz else None,
             unit="tok/s", higher_is_better=True)
         add("  client's peak memory, PSS (the perplex command)", dask["rss_mib"], peer["rss_mib"], unit="MiB",
-            notes=[rss_note(dask) + "; it reads the text, numbers the vocabulary, writes the files, scores PTB test",
+            notes=[rss_note(dask) + "; it joins the workers' numberings of the vocabulary, writes the files, "
+                   "scores PTB test",
                    f"every process of the run together (client, scheduler, nannies, workers): "
                    f"{dask['watch']['all']:,.0f} MiB at most, summed at the same moments"])
         for name, pid in cluster.pids.items():
