@@ -11,8 +11,6 @@ that every worker reaches: on a cluster, ``--temp-dir`` on shared storage.
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -58,31 +56,13 @@ class ProcessExecutor(SerialExecutor):
     def __init__(self, workers: int):
         self.workers = workers
         self.where = f"{workers} processes"
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                        initializer=_die_with_parent, initargs=(os.getpid(),))
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
     def _results(self, fn, *iterables):
         return self.pool.map(fn, *iterables)
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
-
-
-def _die_with_parent(parent: int) -> None:
-    """Worker start: have the kernel kill this worker when the perplex process that forked
-    it dies, even by ``kill -9`` (Linux's PR_SET_PDEATHSIG), instead of waiting forever for
-    tasks that will not come; the run's files are then removed by the next run."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the worker lives on, as before
-        return
-    if os.getppid() != parent:  # the parent died before the call
-        os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 class DaskExecutor(SerialExecutor):
