@@ -22,7 +22,6 @@ from typing import Iterator
 from perplex.corpus.remote import is_url, open_url, url_files
 from perplex.corpus.text import Sentence, split_pretokenized, text_files, tokenize_raw
 from perplex.errors import PerplexError
-from perplex.fileio import check_input_file
 
 # A raw-text paragraph longer than this is cut at a line break (the only place
 # where a streamed --tokenize reading can differ from the in-memory one).
@@ -142,13 +141,8 @@ def sentence_blocks(blocks: Iterator[str], tokenize: bool = False, lowercase: bo
 
 def text_size(path: str | os.PathLike) -> int | None:
     """Bytes of a training file or folder (or URL), or None when unknown (a pipe)."""
-    if is_url(path):
-        return sum(size for _, size in url_files(path))
-    p = Path(path)
-    if p.is_dir():
-        return sum(f.stat().st_size for f in text_files(p))
-    check_input_file(p, "file", stream_ok=True)
-    return p.stat().st_size if p.is_file() else None
+    sizes = [size for _, size in _files(path)]
+    return None if None in sizes else sum(sizes)
 
 
 def byte_pieces(path: str | os.PathLike, size: int) -> list[tuple[Path, int, int]]:
