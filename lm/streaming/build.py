@@ -32,7 +32,7 @@ from perplex.lm.streaming.estimate import estimate_streaming_kn
 from perplex.lm.streaming.executor import InBackground, make_executor
 from perplex.lm.streaming.tokens import TextPieces, read_token_pieces, read_token_stream
 from perplex.lm.streaming.workspace import Workspace
-from perplex.lm.trie import fence_of, useful_order
+from perplex.lm.trie import FENCE_STRIDE, fence_of, useful_order
 
 # The smallest --memory the streaming path accepts: a chunk must hold a few
 # thousand sentences for sorting in runs to pay, and the merge a block of each run.
@@ -105,11 +105,13 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
         arrays = {"header": np.array(json.dumps(header)), "vocab": np.array(stream.vocab.tokens),
                   "vocab_counts": stream.vocab.counts}
         names = [f"{kind}{n}" for n in range(1, order + 1) for kind in ("keys", "logp", "logbo", "counts")]
-        for name in names:
-            if name in columns:
+        fences = {}
+        for name in (name for name in names if name in columns):
+            if name.startswith("keys"):
+                arrays[name], fences[f"fence{name[4:]}"] = _keys_and_fence(columns[name])
+            else:
                 arrays[name] = _pieces(columns[name])
-        for n in range(2, order + 1):
-            arrays[f"fence{n}"] = _fence(columns[f"keys{n}"])
+        arrays.update(fences)  # after the keys: each fence is taken while its keys are written
         with _output(save) if save is not None else contextlib.nullcontext():  # else the temp folder's own
             write_npz(path, arrays)
         if arpa is not None:
@@ -150,10 +152,21 @@ def _output(path):
         raise PerplexError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _fence(keys) -> np.ndarray:
-    """:func:`~perplex.lm.trie.fence_of` a key column, read in pieces."""
-    fences = [fence_of(chunk, start) for start, chunk in keys.chunks(WRITE_PIECE)]
-    return np.concatenate(fences) if fences else np.zeros(0, np.int64)
+def _keys_and_fence(keys) -> tuple[Pieces, Pieces]:
+    """A key column as :class:`Pieces`, and its :func:`~perplex.lm.trie.fence_of` taken from
+    the same pieces as they are read (so the fence must be written after the keys)."""
+    fences = []
+
+    def key_pieces():
+        for start, chunk in keys.chunks(WRITE_PIECE):
+            fences.append(fence_of(chunk, start))
+            yield chunk
+
+    def fence_pieces():
+        yield np.concatenate(fences) if fences else np.zeros(0, np.int64)
+
+    return (Pieces(keys.dtype, len(keys), key_pieces()),
+            Pieces(np.int64, -(-len(keys) // FENCE_STRIDE), fence_pieces()))
 
 
 def _pieces(values):
