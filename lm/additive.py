@@ -19,6 +19,7 @@ import numpy as np
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.corpus.vocabulary import Vocabulary
 from perplex.lm.base import NgramModel, gather_ranges, range_sums
+from perplex.lm.mapped import take
 from perplex.lm.trie import BEFORE_START, NgramTrie
 from perplex.errors import PerplexError
 
@@ -121,5 +122,5 @@ def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     the table itself may be empty)."""
     out = np.zeros(len(index))
     seen = index >= 0
-    out[seen] = values[index[seen]]
+    out[seen] = take(values, index[seen])
     return out

@@ -17,6 +17,7 @@ import numpy as np
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.corpus.vocabulary import Vocabulary
 from perplex.lm.base import NgramModel, gather_ranges
+from perplex.lm.mapped import take
 from perplex.lm.trie import NgramTrie
 
 
@@ -48,13 +49,13 @@ class BackoffModel(NgramModel):
         for n in range(self.order, 0, -1):
             idx = pos[n - 1][pred]
             hit = ~done & (idx >= 0)
-            result[hit] += self.logp[n - 1][idx[hit]]
+            result[hit] += take(self.logp[n - 1], idx[hit])
             done |= hit
             if n > 1:
                 # Not listed at order n: pay the backoff of the length-(n-1) context, if listed.
                 ctx = pos[n - 2][pred - 1]
                 miss = ~done & (ctx >= 0)
-                result[miss] += self.logbo[n - 2][ctx[miss]]
+                result[miss] += take(self.logbo[n - 2], ctx[miss])
         return result
 
     def distributions(self, states: np.ndarray) -> np.ndarray:

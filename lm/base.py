@@ -26,12 +26,14 @@ def gather_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return which, np.repeat(lo - starts, lengths) + np.arange(lengths.sum())
 
 
-# A memory-mapped model scores a long text in parts of this many tokens, and after a
-# part unmaps the pages it touched (:func:`perplex.lm.mapped.release`) once more than
-# MAPPED_RESIDENT_BYTES of files are mapped in the process: what bounds its resident
-# memory (each token touches a few pages per order, and Linux may map a whole large
-# folio of a freshly written or read-ahead file at a fault, up to 2 MB).
-MAPPED_BATCH_TOKENS = 512
+# A memory-mapped model scores a long text in parts of this many tokens (what bounds
+# the per-token arrays of a part: about 16 bytes per order and token).  Within a part
+# each table is read in the order of its entries and its pages unmapped behind the
+# reads (:func:`perplex.lm.mapped.take`); after a part, whatever else stays mapped is
+# unmapped (:func:`perplex.lm.mapped.release`) once more than MAPPED_RESIDENT_BYTES of
+# files are mapped in the process (each fault maps up to 16 pages, or a whole large
+# folio of a freshly written or read-ahead file, up to 2 MB).
+MAPPED_BATCH_TOKENS = 1 << 18
 MAPPED_RESIDENT_BYTES = 128 << 20
 
 

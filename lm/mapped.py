@@ -13,6 +13,8 @@ from __future__ import annotations
 import mmap
 import os
 
+import numpy as np
+
 
 def advise(arrays, advice: int | None) -> None:
     """Give the kernel ``advice`` (an ``mmap.MADV_*`` value) for each memory-mapped array
@@ -48,3 +50,48 @@ def resident_file_bytes() -> int | None:
             return int(f.read().split()[2]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
+
+
+# Entries a walk (:func:`take`) reads between two unmappings: a fault maps up to 16
+# pages (Linux's fault-around), so at most 4096 * 64 KB = 256 MB are mapped at a time.
+WALK_CHUNK = 4096
+
+
+def unmap_entries(array, first: int, last: int) -> None:
+    """Unmap the whole pages holding ``array[first:last]`` (the page of ``array[last]``,
+    which the next chunk of a walk may read, stays)."""
+    mapping = getattr(array, "_mmap", None)
+    if mapping is None or not hasattr(mapping, "madvise") or last <= first:
+        return
+    page = mmap.PAGESIZE
+    base = np.frombuffer(mapping, np.uint8).ctypes.data  # where the mapping starts
+    start = array.ctypes.data - base + first * array.itemsize
+    stop = array.ctypes.data - base + last * array.itemsize
+    start, stop = start - start % page, stop - stop % page
+    if stop > start:
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED, start, stop - start)
+        except (OSError, ValueError):
+            pass
+
+
+def take(array: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``array[index]``.  A memory-mapped array is read in the order of its entries,
+    :data:`WALK_CHUNK` of them at a time, each chunk's pages unmapped once read: every
+    page is faulted in once and few stay mapped, however many entries are read (reading
+    in the order asked would fault the pages of a large table again and again)."""
+    index = np.asarray(index, np.int64)
+    if not isinstance(array, np.memmap) or len(index) == 0:
+        return array[index]
+    sort = None if bool((index[1:] >= index[:-1]).all()) else np.argsort(index, kind="stable")
+    ordered = index if sort is None else index[sort]
+    values = np.empty(len(index), array.dtype)
+    for a in range(0, len(ordered), WALK_CHUNK):
+        part = ordered[a : a + WALK_CHUNK]
+        values[a : a + len(part)] = array[part]
+        unmap_entries(array, int(part[0]), int(part[-1]))
+    if sort is None:
+        return values
+    out = np.empty_like(values)
+    out[sort] = values
+    return out

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perplex.corpus.encoded import EncodedCorpus
-from perplex.lm.mapped import release, resident_file_bytes
+from perplex.lm.mapped import WALK_CHUNK, release, resident_file_bytes, take, unmap_entries
 from perplex.resources import check_memory
 
 # Index values in position arrays: the n-gram is not in the table, or it would
@@ -102,6 +102,20 @@ def _bisect(table: np.ndarray, query: np.ndarray, lo: np.ndarray, hi: np.ndarray
         lo = np.where(active & right, mid + 1, lo)
         hi = np.where(active & ~right, mid, hi)
     return lo
+
+
+def _walk_bisect(table: np.ndarray, query: np.ndarray, lo: np.ndarray, hi: np.ndarray, side: str) -> np.ndarray:
+    """:func:`_bisect`; on a memory-mapped table, a chunk of :data:`WALK_CHUNK` queries at a
+    time in table order, unmapping each chunk's pages once searched (as :func:`take` does)."""
+    if not isinstance(table, np.memmap) or query.size == 0:
+        return _bisect(table, query, lo, hi, side)
+    sort = np.argsort(lo, kind="stable")
+    out = np.empty(query.size, np.int64)
+    for a in range(0, query.size, WALK_CHUNK):
+        part = sort[a : a + WALK_CHUNK]
+        out[part] = _bisect(table, query[part], lo[part], hi[part], side)
+        unmap_entries(table, int(lo[part[0]]), int(hi[part].max()))
+    return out
 
 
 def longest_ngram(corpus: EncodedCorpus) -> int:
@@ -305,7 +319,7 @@ class NgramTrie:
             # The answer of a query lies in ((r - 1) * stride, r * stride], r its place among the fence keys.
             r = np.searchsorted(self.fences[n], query, side)
             lo = np.maximum((r - 1) * FENCE_STRIDE + 1, 0)
-            return _bisect(table, query, lo, np.minimum(r * FENCE_STRIDE, len(table)), side)
+            return _walk_bisect(table, query, lo, np.minimum(r * FENCE_STRIDE, len(table)), side)
         if table.flags.aligned and table.dtype == np.int64:
             return np.searchsorted(table, query, side)
         want = min(FENCE, len(table), query.size)
@@ -336,7 +350,7 @@ class NgramTrie:
         pos = np.empty(len(q), np.int64)
         pos[order] = self.search(n, q[order])
         pos = np.minimum(pos, len(table) - 1)
-        hit = table[pos] == q
+        hit = take(table, pos) == q
         out[ask[hit]] = pos[hit]
         return out
 

@@ -19,6 +19,7 @@ from perplex.errors import PerplexError
 from perplex.eval import evaluate
 from perplex.lm import load_model, sample_sentences, save_model, storage, train
 from perplex.lm import base as lm_base
+from perplex.lm import mapped as lm_mapped
 from perplex.lm import trie as lm_trie
 from perplex.lm.trie import FENCE_STRIDE, NgramTrie, fence_of
 from perplex.lm.validate import sample_contexts, sample_positions
@@ -241,6 +242,47 @@ def test_scoring_a_mapped_model_unmaps_its_pages_part_by_part(models, ptb, monke
     parts = list(lm_base.sentence_batches(test, 1000))
     assert len(parts) >= test.n_tokens // 1000 and sum(p.n_tokens for p in parts) == test.n_tokens
     assert max(p.n_tokens for p in parts) < 1000 + max(np.diff(test.offsets))
+
+
+def _mapped_file(path, values):
+    values.tofile(path)
+    return np.memmap(path, values.dtype, mode="r", shape=values.shape)
+
+
+def test_a_walk_reads_what_indexing_reads_and_leaves_few_pages_mapped(tmp_path, monkeypatch):
+    # 64 MB of float64, read at 200,000 random places: indexing maps most of the file
+    # (every page is hit), the walk unmaps each chunk's pages once read.
+    rng = np.random.default_rng(0)
+    values = rng.random(8 << 20)
+    array = _mapped_file(tmp_path / "values.bin", values)
+    index = rng.integers(0, len(values), 200_000)
+    for few in (index[:0], index[:1], index[:5000], np.sort(index), index, np.repeat(index[:3], 5000)):
+        assert np.array_equal(lm_mapped.take(array, few), values[few])
+    assert np.array_equal(lm_mapped.take(values, index), values[index])  # an array in memory: indexing
+    lm_mapped.release([array])
+    before = lm_mapped.resident_file_bytes()
+    lm_mapped.take(array, index)
+    walked = lm_mapped.resident_file_bytes() - before
+    array[index].sum()
+    indexed = lm_mapped.resident_file_bytes() - before
+    assert walked < 8 << 20 and indexed > 48 << 20, (walked, indexed)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+def test_a_mapped_fenced_table_is_searched_chunk_by_chunk_as_numpy_searches_it(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(lm_trie, "WALK_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    keys = np.unique(rng.integers(0, 10**7, 300_000))
+    trie = NgramTrie(2, 10, [None, _mapped_file(tmp_path / "keys.bin", keys)])
+    trie.fences[2] = fence_of(keys)
+    queries = np.concatenate([rng.integers(-5, 10**7 + 5, 20_000), keys[:20], keys[-20:], keys[::FENCE_STRIDE] + 1])
+    queries = queries[: 200 if chunk == 1 else None]
+    for side in ("left", "right"):
+        assert np.array_equal(trie.search(2, queries, side), np.searchsorted(keys, queries, side))
+    found = trie.lookup(2, queries // 11, queries % 11)
+    wanted = np.searchsorted(keys, queries // 11 * 11 + queries % 11)
+    listed = (queries // 11 >= 0) & (keys[np.minimum(wanted, len(keys) - 1)] == queries // 11 * 11 + queries % 11)
+    assert np.array_equal(found, np.where(listed, wanted, -1))
 
 
 @pytest.mark.parametrize("full_check", [None, False])
