@@ -140,20 +140,32 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
     PerplexError
         If the destination is not a regular file, or its folder is missing or not writable.
     """
+    if "b" not in mode and encoding is None:
+        encoding = "utf-8"
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding) as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """The path of a new empty temporary file beside ``path``, for writers that open it
+    themselves (other processes among them); on success it is synced and renamed onto
+    ``path``, on failure removed.  Refused as :func:`atomic_write` refuses."""
     dest = check_output_file(path)
     folder = dest.parent if str(dest.parent) else Path(".")
     remove_stale_temporaries(dest)
-    if "b" not in mode and encoding is None:
-        encoding = "utf-8"
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise PerplexError(f"cannot write {dest}: {exc.strerror}") from None
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode, encoding=encoding) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         # mkstemp makes the file private (0600); give it the permissions open() would.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, dest)

@@ -7,8 +7,10 @@ model's, and the ARPA files with each other byte for byte.
 
 from __future__ import annotations
 
+import json
 import random
 import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -16,11 +18,12 @@ import pytest
 from perplex.corpus import Vocabulary, encode, load_ptb
 from perplex.corpus.stream import byte_pieces, sentence_blocks, string_blocks
 from perplex.eval import evaluate
-from perplex.lm import train, write_arpa
+from perplex.lm import save_model, train, write_arpa
 from perplex.lm.recipe import NgramConfig
 from perplex.lm.streaming import build_on_disk
 from perplex.lm.streaming import workspace
 from perplex.lm.streaming import count
+from perplex.lm.streaming import model_file
 from perplex.lm.streaming.count import sentence_chunks
 from perplex.lm.streaming.tokens import TextPieces
 from perplex.lm.streaming.runs import merge_part
@@ -158,6 +161,29 @@ def test_worker_processes_give_the_same_model(tmp_path, small_pieces):
         with on_disk(sentences, "kn", 4, BUDGET, tmp_path, workers=2) as (model, stats):
             same_model(model, memory)
             assert stats.where == "2 processes"
+
+
+def test_worker_processes_write_the_model_file_range_by_range(tmp_path, small_pieces, monkeypatch):
+    """Each column copied into the .npz by the workers in many ranges, read in small pieces:
+    the archive's every CRC-32 checks, and it holds save_model's arrays for the same model."""
+    monkeypatch.setattr(model_file, "PLACE_ENTRIES", 1000)
+    monkeypatch.setattr(model_file, "PLACE_PIECE", 300)
+    sentences = random_corpus(12, 1500, 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = train(encode(sentences, Vocabulary.build(sentences)), "kn", 4)
+        save_model(memory, tmp_path / "memory.npz")
+        work = tmp_path / "work"
+        work.mkdir()
+        with on_disk(sentences, "kn", 4, BUDGET, work, workers=2, save=tmp_path / "disk.npz") as (model, _):
+            same_model(model, memory)
+    with zipfile.ZipFile(tmp_path / "disk.npz") as z:
+        assert z.testzip() is None
+    with np.load(tmp_path / "disk.npz") as disk, np.load(tmp_path / "memory.npz") as mem:
+        assert sorted(disk.files) == sorted(mem.files) and len(disk["keys4"]) > 3 * model_file.PLACE_ENTRIES
+        assert json.loads(str(disk["header"])) == json.loads(str(mem["header"]))
+        for name in set(mem.files) - {"header"}:
+            assert np.array_equal(disk[name], mem[name]), name
 
 
 def test_a_dask_cluster_gives_the_same_model(tmp_path):

@@ -23,16 +23,16 @@ from perplex.lm.arpa import write_arpa_sections
 from perplex.lm.streaming.output import arpa_part, arpa_tasks
 from perplex.lm.base import NgramModel
 from perplex.lm.kneser_ney import model_info, model_name
-from perplex.lm.npz_stream import Pieces, write_npz
 from perplex.lm.recipe import NgramConfig
 from perplex.lm.smoothing import resolve
 from perplex.lm.storage import FORMAT, VERSION, load_model
 from perplex.lm.streaming.count import count_ngrams
 from perplex.lm.streaming.estimate import estimate_streaming_kn
 from perplex.lm.streaming.executor import InBackground, make_executor
+from perplex.lm.streaming.model_file import write_model_file
 from perplex.lm.streaming.tokens import TextPieces, read_token_pieces, read_token_stream
 from perplex.lm.streaming.workspace import Workspace
-from perplex.lm.trie import FENCE_STRIDE, fence_of, useful_order
+from perplex.lm.trie import useful_order
 
 # The smallest --memory the streaming path accepts: a chunk must hold a few
 # thousand sentences for sorting in runs to pay, and the merge a block of each run.
@@ -96,25 +96,19 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
                 columns[f"keys{n}"] = counted.tables[n].columns["keys"]
                 columns[f"counts{n}"] = counted.tables[n].columns["counts"]
             header = {"kind": "additive", "name": "", "smoothing": entry.name, "info": info, "alpha": alpha}
-        if arpa is not None:  # the workers format the ARPA lines while this process writes the model
-            tasks, arpa_files = arpa_tasks(columns, stream.vocab.tokens, counted.radix, order, ws)
-            formatting = InBackground(executor, arpa_part, *tasks)
         ws.stage = "writing the model"
         path = save if save is not None else ws.path / "model.npz"
         header = {"format": FORMAT, "version": VERSION, "order": order, **header}
-        arrays = {"header": np.array(json.dumps(header)), "vocab": np.array(stream.vocab.tokens),
-                  "vocab_counts": stream.vocab.counts}
+        small = {"header": np.array(json.dumps(header)), "vocab": np.array(stream.vocab.tokens),
+                 "vocab_counts": stream.vocab.counts}
         names = [f"{kind}{n}" for n in range(1, order + 1) for kind in ("keys", "logp", "logbo", "counts")]
-        fences = {}
-        for name in (name for name in names if name in columns):
-            if name.startswith("keys"):
-                arrays[name], fences[f"fence{name[4:]}"] = _keys_and_fence(columns[name])
-            else:
-                arrays[name] = _pieces(columns[name])
-        arrays.update(fences)  # after the keys: each fence is taken while its keys are written
+        small.update({name: columns[name] for name in names if isinstance(columns.get(name), np.ndarray)})
+        on_disk = {name: columns[name] for name in names if name in columns and name not in small}
         with _output(save) if save is not None else contextlib.nullcontext():  # else the temp folder's own
-            write_npz(path, arrays)
-        if arpa is not None:
+            write_model_file(path, small, on_disk, executor)
+        if arpa is not None:  # the workers format the ARPA lines while this process appends them
+            tasks, arpa_files = arpa_tasks(columns, stream.vocab.tokens, counted.radix, order, ws)
+            formatting = InBackground(executor, arpa_part, *tasks)
             with _output(arpa):
                 write_arpa_sections(arpa, sizes, lambda n: _appended_then_removed(arpa_files[n], formatting, ws))
         ws.stage = "opening the model"
@@ -138,11 +132,6 @@ def _appended_then_removed(files: list, formatting: InBackground, ws: Workspace)
         f.unlink()
 
 
-# Entries the client reads at a time to write the model (8 MB): larger pieces write no faster
-# and take memory from the workers, which format the ARPA lines meanwhile.
-WRITE_PIECE = 1 << 20
-
-
 @contextlib.contextmanager
 def _output(path):
     """A failed write of an output file is one line naming it (not the temp folder)."""
@@ -150,30 +139,6 @@ def _output(path):
         yield
     except OSError as exc:
         raise PerplexError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _keys_and_fence(keys) -> tuple[Pieces, Pieces]:
-    """A key column as :class:`Pieces`, and its :func:`~perplex.lm.trie.fence_of` taken from
-    the same pieces as they are read (so the fence must be written after the keys)."""
-    fences = []
-
-    def key_pieces():
-        for start, chunk in keys.chunks(WRITE_PIECE):
-            fences.append(fence_of(chunk, start))
-            yield chunk
-
-    def fence_pieces():
-        yield np.concatenate(fences) if fences else np.zeros(0, np.int64)
-
-    return (Pieces(keys.dtype, len(keys), key_pieces()),
-            Pieces(np.int64, -(-len(keys) // FENCE_STRIDE), fence_pieces()))
-
-
-def _pieces(values):
-    """An array as it is, a column as :class:`Pieces` read in pieces."""
-    if isinstance(values, np.ndarray):
-        return values
-    return Pieces(values.dtype, len(values), (chunk for _, chunk in values.chunks(WRITE_PIECE)))
 
 
 __all__ = ["build_on_disk", "StreamingStats", "MIN_BUDGET"]

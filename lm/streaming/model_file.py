@@ -1,0 +1,76 @@
+"""The model file (``.npz``), written in place by the workers.
+
+Every array's length is known once the tables are estimated, so every byte's place
+in the file is too (:class:`perplex.lm.npz_placed.NpzLayout`).  Each task copies a
+range of one on-disk column into its place, and returns the CRC-32 of what it wrote
+and, for a key column, the fence of its range (:func:`perplex.lm.trie.fence_of`);
+this process then writes the small arrays, the fences and the zip headers.  With
+``--dask`` the file is written by the cluster's workers: its folder must be one they
+reach, as ``--temp-dir`` is.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from perplex.errors import PerplexError
+from perplex.fileio import atomic_path
+from perplex.lm.npz_placed import NpzLayout, crc32_combine, write_range
+from perplex.lm.trie import FENCE_STRIDE, fence_of
+
+# Entries of a column one task writes (64 MB of int64), and reads at a time (8 MB).
+PLACE_ENTRIES = 1 << 23
+PLACE_PIECE = 1 << 20
+
+
+def write_model_file(path, small: dict, columns: dict, executor) -> None:
+    """Write the ``.npz`` of the arrays ``small`` (name -> array, written here) and ``columns``
+    (name -> on-disk column, written by ``executor``'s tasks; a ``keysN`` column gets its
+    ``fenceN`` array after the columns) atomically to ``path``."""
+    shapes = {**small, **{name: (column.dtype, len(column)) for name, column in columns.items()}}
+    for name, column in columns.items():
+        if name.startswith("keys"):
+            shapes[f"fence{name[4:]}"] = (np.int64, -(-len(column) // FENCE_STRIDE))
+    layout = NpzLayout(shapes)
+    with atomic_path(path) as tmp:
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            layout.allocate(fd)
+            jobs = [(name, lo) for name, column in columns.items() for lo in range(0, len(column), PLACE_ENTRIES)]
+            tasks = [(columns[name], lo, min(lo + PLACE_ENTRIES, len(columns[name])), tmp,
+                      layout.members[name].data_offset + lo * columns[name].dtype.itemsize, name.startswith("keys"))
+                     for name, lo in jobs]
+            results = executor.map(place_range, *zip(*tasks)) if tasks else []
+            crcs, fences = {}, {}
+            for (name, _), (crc, written, fence) in zip(jobs, results):
+                crcs[name] = crc32_combine(crcs.get(name, 0), crc, written)
+                fences.setdefault(name, []).append(fence)
+            for name in (name for name in columns if name.startswith("keys")):
+                fence = np.concatenate(fences.get(name, [np.zeros(0, np.int64)]))
+                member = f"fence{name[4:]}"
+                crcs[member] = write_range(tmp, layout.members[member].data_offset, [fence])[0]
+            layout.finish(fd, crcs)
+        finally:
+            os.close(fd)
+
+
+def place_range(column, start: int, stop: int, path: str, offset: int, fenced: bool):
+    """Task: write ``column[start:stop]`` into the file ``path`` from byte ``offset``; return
+    the CRC-32 and the byte length of what was written, and the range's fence (keys only)."""
+    fence = []
+
+    def pieces():
+        for lo in range(start, stop, PLACE_PIECE):
+            chunk = column.read(lo, min(lo + PLACE_PIECE, stop))
+            if fenced:
+                fence.append(fence_of(chunk, lo))
+            yield chunk
+
+    try:
+        crc, written = write_range(path, offset, pieces())
+    except FileNotFoundError:
+        raise PerplexError(f"a worker cannot open {path}: the model file must be written in a folder every "
+                           "worker reaches (shared storage, as --temp-dir)") from None
+    return crc, written, (np.concatenate(fence) if fence else np.zeros(0, np.int64)) if fenced else None
