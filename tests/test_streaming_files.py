@@ -235,13 +235,30 @@ def test_sigterm_removes_the_folder(ptb_files, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _processes_using(folder) -> list[int]:
+    """Processes whose command line names ``folder`` (the run's --temp-dir)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if str(folder).encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
 def test_kill_9_leftovers_are_removed_by_the_next_run(ptb_files, tmp_path):
     process = subprocess.Popen(PERPLEX + [str(a) for a in on_disk_args(ptb_files, tmp_path, order=5)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     left = _wait_for_workspace(tmp_path, process)
     process.kill()
     process.wait()
-    time.sleep(0.5)  # the worker processes see their parent gone and stop
+    # The worker processes are killed with their parent (none waits forever for tasks).
+    deadline = time.monotonic() + 10
+    while _processes_using(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_using(tmp_path) == []
     assert left.exists()
     done = run(on_disk_args(ptb_files, tmp_path, order=2))
     assert done.returncode == 0, done.stderr

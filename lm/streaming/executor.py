@@ -11,6 +11,8 @@ that every worker reaches: on a cluster, ``--temp-dir`` on shared storage.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -56,13 +58,43 @@ class ProcessExecutor(SerialExecutor):
     def __init__(self, workers: int):
         self.workers = workers
         self.where = f"{workers} processes"
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        _resolve_prctl()  # here, not in the workers: see _die_with_parent
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                        initializer=_die_with_parent, initargs=(os.getpid(),))
 
     def _results(self, fn, *iterables):
         return self.pool.map(fn, *iterables)
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
+
+
+_PR_SET_PDEATHSIG = 1
+_prctl = None  # libc's prctl, resolved by the parent
+
+
+def _resolve_prctl() -> None:
+    global _prctl
+    if _prctl is None:
+        try:
+            import ctypes
+
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):  # not Linux
+            _prctl = False
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start: have the kernel kill this worker when the perplex process that forked
+    it dies, even by ``kill -9`` (Linux's PR_SET_PDEATHSIG), instead of waiting forever for
+    tasks that will not come; the run's files are then removed by the next run.  prctl was
+    looked up before the fork: a child forked from a process with other threads must not
+    enter the dynamic loader (a lock another thread held at the fork deadlocks it)."""
+    if not _prctl:
+        return
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the call
+        os._exit(1)
 
 
 class DaskExecutor(SerialExecutor):
