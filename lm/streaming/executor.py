@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 from perplex.errors import PerplexError
@@ -58,7 +58,6 @@ class ProcessExecutor(SerialExecutor):
     def __init__(self, workers: int):
         self.workers = workers
         self.where = f"{workers} processes"
-        _resolve_prctl()  # here, not in the workers: see _die_with_parent
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                         initializer=_die_with_parent, initargs=(os.getpid(),))
 
@@ -69,32 +68,24 @@ class ProcessExecutor(SerialExecutor):
         self.pool.shutdown(cancel_futures=True)
 
 
-_PR_SET_PDEATHSIG = 1
-_prctl = None  # libc's prctl, resolved by the parent
-
-
-def _resolve_prctl() -> None:
-    global _prctl
-    if _prctl is None:
-        try:
-            import ctypes
-
-            _prctl = ctypes.CDLL(None, use_errno=True).prctl
-        except (OSError, AttributeError):  # not Linux
-            _prctl = False
+# Seconds between a worker's checks that the process that forked it is alive.
+PARENT_CHECK_SECONDS = 1.0
 
 
 def _die_with_parent(parent: int) -> None:
-    """Worker start: have the kernel kill this worker when the perplex process that forked
-    it dies, even by ``kill -9`` (Linux's PR_SET_PDEATHSIG), instead of waiting forever for
-    tasks that will not come; the run's files are then removed by the next run.  prctl was
-    looked up before the fork: a child forked from a process with other threads must not
-    enter the dynamic loader (a lock another thread held at the fork deadlocks it)."""
-    if not _prctl:
-        return
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the call
+    """Worker start: a thread that ends this worker once the perplex process that forked
+    it is gone, even killed by ``kill -9``, instead of leaving it waiting forever for tasks
+    (the run's files are then removed by the next run).  Not Linux's PR_SET_PDEATHSIG:
+    that fires when the forking *thread* ends, and the pool forks workers from whichever
+    thread submits (a background one, :class:`InBackground`), nor anything that enters the
+    dynamic loader in a child forked from a process with threads (ctypes deadlocked there)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
         os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="perplex-parent-watch").start()
 
 
 class DaskExecutor(SerialExecutor):
@@ -118,7 +109,10 @@ class DaskExecutor(SerialExecutor):
         return budget
 
     def _results(self, fn, *iterables):
-        return (future.result() for future in self.client.map(fn, *iterables, pure=False))
+        # Earlier tasks first (the scheduler's default order among independent tasks is not
+        # theirs): the client takes the results in order, appending the ARPA parts as they come.
+        futures = [self.client.submit(fn, *args, pure=False, priority=-i) for i, args in enumerate(zip(*iterables))]
+        return (future.result() for future in futures)
 
     def close(self) -> None:
         self.client.close()
@@ -133,13 +127,14 @@ class InBackground:
     def __init__(self, executor, fn, *iterables):
         self._done = 0
         self._error: BaseException | None = None
+        self._results: list = []
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, args=(executor, fn, iterables), daemon=True)
         self._thread.start()
 
     def _run(self, executor, fn, iterables) -> None:
         try:
-            executor.map(fn, *iterables, done=self._advance)
+            self._results = executor.map(fn, *iterables, done=self._advance)
         except BaseException as exc:  # handed to the thread that waits
             with self._changed:
                 self._error = exc
@@ -153,6 +148,13 @@ class InBackground:
     def ready(self, i: int) -> bool:
         """Whether tasks 0..i are done."""
         return self._done > i
+
+    def results(self) -> list:
+        """Every task's result, in order, once all are done; a task's error is raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._results
 
     def wait(self, i: int) -> None:
         """Block until tasks 0..i are done; a task's error is raised here."""
