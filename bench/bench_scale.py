@@ -22,9 +22,9 @@ vocabulary keeps growing; cached under --work and reused for the same size and s
      its wall seconds and stages, the peak memory of the client (the perplex command) and
      of each worker, and its test perplexity, which must equal step 1's;
   4. a PROJECTION (arithmetic, not a measurement) of the build's wall time for
-     --project-tokens words on 8, 32 and 128 workers, from step 3's stages: writing the
-     model and the ARPA file (the client's) are serial (they grow with the tokens), the
-     other stages, reading the text included, parallel (tokens / workers).
+     --project-tokens words on 8, 32 and 128 workers, from step 3's stages: appending the
+     ARPA lines (the client's) is serial (it grows with the tokens), the other stages,
+     reading the text and writing the model file included, parallel (tokens / workers).
 
 Peak memory: every 200 ms the bench adds up the proportional set size (PSS: resident pages,
 a page shared by k processes counted 1/k) of the command and all
@@ -62,9 +62,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE_SECONDS = 0.2  # how often the process trees are measured (each pass walks /proc: keep it light)
 # Stages of the on-disk build that run in the perplex process itself whatever runs the
 # tasks (perplex's build_stages names): the projection scales them with the tokens only.
-# Stages the client runs alone (the others are tasks spread over the workers; the text of a
-# file is read by the workers, each numbering its own byte range).
-SERIAL_STAGES = ("writing the model", "writing the ARPA file")
+# The others are tasks spread over the workers (the text of a file is read by the workers,
+# each numbering its own byte range; the workers write the model file in place).
+SERIAL_STAGES = ("writing the ARPA file",)
 PROJECT_WORKERS = (8, 32, 128)
 # Each Dask worker may use the whole --memory (perplex --dask); its memory limit adds this
 # for the worker's own Python, Dask and numpy, so that Dask neither pauses nor restarts it.
@@ -555,10 +555,14 @@ def run(args) -> list[dict]:
     # RSS well under the file's size ('score --help' gives the floor: Python and the imports).
     section[0] = "score"
     start = measured("perplex-startup", [*perplex, "score", "--help"], work)
+    # Time to a first answer: the model opened (with its checks) and one sentence scored.
+    first = work / "ptb.first.txt"
+    first.write_text(test.read_text().splitlines()[0] + "\n")
+    first_ours = measured("perplex-first", [*perplex, "score", "--model", npz, "--test", first], work)
     score = measured("perplex-score", [*perplex, "score", "--model", npz, "--test", test, "--json"], work,
                      stdout=work / "perplex-score.json")
     scored = test_record(work / "perplex-score.json")
-    query = {"wall_s": None, "rss_mib": None}
+    query = first_peer = {"wall_s": None, "rss_mib": None}
     binary_mib = None
     query_note = "peer: KenLM query -l lazy on lmplz's ARPA as a trie binary (mmap, pages read on demand)"
     if lmplz:
@@ -568,6 +572,8 @@ def run(args) -> list[dict]:
             measured("build_binary", [kenlm_bin / "build_binary", "trie", work / "lmplz.arpa", binary], work)
             query = measured("query", [kenlm_bin / "query", "-l", "lazy", "-v", "summary", binary], work,
                              stdin=test, stdout=work / "query.txt")
+            first_peer = measured("query-first", [kenlm_bin / "query", "-l", "lazy", "-v", "summary", binary],
+                                  work, stdin=first)
             binary_mib = binary.stat().st_size / MIB
             found = re.search(r"Perplexity including OOVs:\s*(\S+)", (work / "query.txt").read_text())
             query_note += f"; query's perplexity {float(found.group(1)):.3f}" if found else ""
@@ -575,6 +581,8 @@ def run(args) -> list[dict]:
             query_note = f"no build_binary/query next to {lmplz}: peer not run"
     add("score PTB test from the saved model, wall", score["wall_s"], query["wall_s"],
         notes=[f"perplexity {scored['perplexity']:.3f}; " + query_note])
+    add("  start: open the model and score one sentence, wall", first_ours["wall_s"], first_peer["wall_s"],
+        notes=["the first line of the PTB test set"])
     add("  peak memory (PSS)", score["rss_mib"], query["rss_mib"], unit="MiB",
         notes=[f"'perplex score --help' alone: {start['rss_mib']:.0f} MiB, {start['wall_s']:.2f} s"])
     npz_mib = npz.stat().st_size / MIB
@@ -607,7 +615,7 @@ def run(args) -> list[dict]:
         add("  words/s (higher is faster)", args.tokens / dask["wall_s"], args.tokens / peer["wall_s"] if lmplz else None,
             unit="tok/s", higher_is_better=True)
         add("  client's peak memory, PSS (the perplex command)", dask["rss_mib"], peer["rss_mib"], unit="MiB",
-            notes=[rss_note(dask) + "; it joins the workers' numberings of the vocabulary, writes the files, "
+            notes=[rss_note(dask) + "; it joins the workers' numberings of the vocabulary, appends the ARPA lines, "
                    "scores PTB test",
                    f"every process of the run together (client, scheduler, nannies, workers): "
                    f"{dask['watch']['all']:,.0f} MiB at most, summed at the same moments"])

@@ -234,8 +234,9 @@ def _fails_at_three(i):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_tasks_in_the_background_are_waited_for_in_order_and_their_error_raised(workers):
-    """The ARPA lines are formatted by tasks run from a thread while the client writes the
-    model; the client takes part i once tasks 0..i are done, and a task's error reaches it."""
+    """The ARPA lines are formatted (and the model file written) by tasks run from a thread
+    while the client appends the lines; the client takes part i once tasks 0..i are done,
+    all the results at the end, and a task's error reaches it."""
     from perplex.lm.streaming.executor import InBackground, make_executor
 
     executor = make_executor(workers)
@@ -248,5 +249,8 @@ def test_tasks_in_the_background_are_waited_for_in_order_and_their_error_raised(
         with pytest.raises(ValueError, match="task 3 failed"):
             background.wait(5)
         assert not background.ready(3)
+        with pytest.raises(ValueError, match="task 3 failed"):
+            background.results()
+        assert InBackground(executor, _fails_at_three, range(3)).results() == [0, 1, 2]
     finally:
         executor.close()

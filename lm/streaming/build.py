@@ -29,7 +29,7 @@ from perplex.lm.storage import FORMAT, VERSION, load_model
 from perplex.lm.streaming.count import count_ngrams
 from perplex.lm.streaming.estimate import estimate_streaming_kn
 from perplex.lm.streaming.executor import InBackground, make_executor
-from perplex.lm.streaming.model_file import write_model_file
+from perplex.lm.streaming.model_file import model_file_written
 from perplex.lm.streaming.tokens import TextPieces, read_token_pieces, read_token_stream
 from perplex.lm.streaming.workspace import Workspace
 from perplex.lm.trie import useful_order
@@ -104,13 +104,16 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
         names = [f"{kind}{n}" for n in range(1, order + 1) for kind in ("keys", "logp", "logbo", "counts")]
         small.update({name: columns[name] for name in names if isinstance(columns.get(name), np.ndarray)})
         on_disk = {name: columns[name] for name in names if name in columns and name not in small}
-        with _output(save) if save is not None else contextlib.nullcontext():  # else the temp folder's own
-            write_model_file(path, small, on_disk, executor)
-        if arpa is not None:  # the workers format the ARPA lines while this process appends them
+        if arpa is not None:  # the workers format the ARPA lines, then write the model
             tasks, arpa_files = arpa_tasks(columns, stream.vocab.tokens, counted.radix, order, ws)
             formatting = InBackground(executor, arpa_part, *tasks)
-            with _output(arpa):
-                write_arpa_sections(arpa, sizes, lambda n: _appended_then_removed(arpa_files[n], formatting, ws))
+        with _output(save) if save is not None else contextlib.nullcontext():  # else the temp folder's own
+            with model_file_written(path, small, on_disk, executor):
+                if arpa is not None:  # this process appends the lines meanwhile
+                    with _output(arpa):
+                        write_arpa_sections(arpa, sizes,
+                                            lambda n: _appended_then_removed(arpa_files[n], formatting, ws))
+                    ws.stage = "writing the model"
         ws.stage = "opening the model"
         stats = StreamingStats(stream.n_tokens, order, sizes, info, executor.where, ws.seconds)
         del counted, columns

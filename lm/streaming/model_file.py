@@ -4,20 +4,25 @@ Every array's length is known once the tables are estimated, so every byte's pla
 in the file is too (:class:`perplex.lm.npz_placed.NpzLayout`).  Each task copies a
 range of one on-disk column into its place, and returns the CRC-32 of what it wrote
 and, for a key column, the fence of its range (:func:`perplex.lm.trie.fence_of`);
-this process then writes the small arrays, the fences and the zip headers.  With
+this process then writes the small arrays, the fences and the zip headers.  The tasks
+run in the background, after the ARPA formatting tasks submitted before them, while this
+process appends the ARPA lines: the model is written while the last lines are appended.  With
 ``--dask`` the file is written by the cluster's workers: its folder must be one they
 reach, as ``--temp-dir`` is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import Iterator
 
 import numpy as np
 
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_path
 from perplex.lm.npz_placed import NpzLayout, crc32_combine, write_range
+from perplex.lm.streaming.executor import InBackground
 from perplex.lm.trie import FENCE_STRIDE, fence_of
 
 # Entries of a column one task writes (64 MB of int64), and reads at a time (8 MB).
@@ -25,10 +30,12 @@ PLACE_ENTRIES = 1 << 23
 PLACE_PIECE = 1 << 20
 
 
-def write_model_file(path, small: dict, columns: dict, executor) -> None:
-    """Write the ``.npz`` of the arrays ``small`` (name -> array, written here) and ``columns``
-    (name -> on-disk column, written by ``executor``'s tasks; a ``keysN`` column gets its
-    ``fenceN`` array after the columns) atomically to ``path``."""
+@contextlib.contextmanager
+def model_file_written(path, small: dict, columns: dict, executor) -> Iterator[None]:
+    """Context: ``executor``'s tasks write the ``.npz`` of the arrays ``small`` (name -> array,
+    written here) and ``columns`` (name -> on-disk column; a ``keysN`` column gets its
+    ``fenceN`` array) in the background while the body runs (the client appends the ARPA
+    file meanwhile); on exit the file is complete and atomically in place at ``path``."""
     shapes = {**small, **{name: (column.dtype, len(column)) for name, column in columns.items()}}
     for name, column in columns.items():
         if name.startswith("keys"):
@@ -42,9 +49,10 @@ def write_model_file(path, small: dict, columns: dict, executor) -> None:
             tasks = [(columns[name], lo, min(lo + PLACE_ENTRIES, len(columns[name])), tmp,
                       layout.members[name].data_offset + lo * columns[name].dtype.itemsize, name.startswith("keys"))
                      for name, lo in jobs]
-            results = executor.map(place_range, *zip(*tasks)) if tasks else []
+            placing = InBackground(executor, place_range, *zip(*tasks)) if tasks else None
+            yield
             crcs, fences = {}, {}
-            for (name, _), (crc, written, fence) in zip(jobs, results):
+            for (name, _), (crc, written, fence) in zip(jobs, placing.results() if placing else []):
                 crcs[name] = crc32_combine(crcs.get(name, 0), crc, written)
                 fences.setdefault(name, []).append(fence)
             for name in (name for name in columns if name.startswith("keys")):

@@ -2,11 +2,12 @@
 
 Formatting numbers and words is the costly part of writing an ARPA file
 (about a million lines a second per process), so each part of each order's
-table is formatted by a task into a file of its own, while the client writes
-the model; the client then writes the file around them
-(:func:`perplex.lm.arpa.write_arpa_sections`), appending each part as soon as
-its task and those before it are done: the same bytes as the in-memory writer's.  The words of a piece of table n come from
-contiguous ranges of the lower tables, keys being sorted by context.
+table is formatted by a task into a file of its own; the client writes the file
+around them (:func:`perplex.lm.arpa.write_arpa_sections`), appending each part as
+soon as its task and those before it are done, while the workers go on formatting
+(and then write the model file): the same bytes as the in-memory writer's.  The
+words of a piece of table n come from contiguous ranges of the lower tables, keys
+being sorted by context.
 """
 
 from __future__ import annotations
