@@ -16,6 +16,7 @@ The zip structures follow the ZIP specification (APPNOTE) as CPython's
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import struct
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib import format as npy_format
 
-from perplex.lm.npz_stream import _aligned_entry
+from perplex.lm.npz_stream import LOCAL_HEADER, ZIP64_EXTRA, aligned_entry
 
 _ZIP64_VERSION = 45  # what a reader needs for the ZIP64 extra fields
 _DOS_DATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01, the date write_npz gives every entry
@@ -51,7 +52,7 @@ class Member:
 
     @property
     def npy_offset(self) -> int:
-        return self.header_offset + 30 + len(self.name.encode()) + len(self.extra) + 20
+        return self.header_offset + LOCAL_HEADER + len(self.name.encode()) + len(self.extra) + ZIP64_EXTRA
 
     @property
     def size(self) -> int:
@@ -76,7 +77,7 @@ class NpzLayout:
                 npy_format.write_array_header_1_0(
                     head, {"descr": npy_format.dtype_to_descr(dtype), "fortran_order": False, "shape": (length,)})
             entry = f"{name}.npy"
-            member = Member(entry, dtype, length, offset, head.getvalue(), _aligned_entry(entry, offset).extra)
+            member = Member(entry, dtype, length, offset, head.getvalue(), aligned_entry(entry, offset).extra)
             self.members[name] = member
             offset = member.npy_offset + member.size
         self.data_end = offset
@@ -87,7 +88,7 @@ class NpzLayout:
         try:
             os.posix_fallocate(fd, 0, self.data_end)
         except (AttributeError, OSError) as exc:
-            if isinstance(exc, OSError) and exc.errno not in (95, 22):  # EOPNOTSUPP, EINVAL: cannot reserve
+            if isinstance(exc, OSError) and exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # cannot reserve
                 raise
             os.ftruncate(fd, self.data_end)
 
@@ -99,7 +100,7 @@ class NpzLayout:
             crc = crc32_combine(zlib.crc32(m.npy_header), crcs.get(name, 0), m.length * m.dtype.itemsize)
             entry = m.name.encode()
             local = struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", _ZIP64_VERSION, 0, 0, 0, 0, _DOS_DATE, crc,
-                                0xFFFFFFFF, 0xFFFFFFFF, len(entry), len(m.extra) + 20)
+                                0xFFFFFFFF, 0xFFFFFFFF, len(entry), len(m.extra) + ZIP64_EXTRA)
             zip64 = struct.pack("<HHQQ", 1, 16, m.size, m.size)
             os.pwrite(fd, local + entry + m.extra + zip64 + m.npy_header, m.header_offset)
             directory.append(_central_entry(m, entry, crc))

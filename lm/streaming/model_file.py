@@ -81,4 +81,4 @@ def place_range(column, start: int, stop: int, path: str, offset: int, fenced: b
     except FileNotFoundError:
         raise PerplexError(f"a worker cannot open {path}: the model file must be written in a folder every "
                            "worker reaches (shared storage, as --temp-dir)") from None
-    return crc, written, (np.concatenate(fence) if fence else np.zeros(0, np.int64)) if fenced else None
+    return crc, written, np.concatenate(fence) if fenced else None  # a task holds at least one entry
