@@ -27,6 +27,7 @@ import numpy as np
 
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.lm.mapped import WALK_CHUNK, release, resident_file_bytes, take, unmap_entries
+from perplex.lm.sorting import unique_counts
 from perplex.resources import check_memory
 
 # Index values in position arrays: the n-gram is not in the table, or it would
@@ -202,7 +203,7 @@ class NgramTrie:
     def count(cls, corpus: EncodedCorpus, order: int, progress=None) -> "NgramTrie":
         """Count every n-gram of orders 1..``order`` in ``corpus`` (one ``<s>`` per sentence).
 
-        Each order is one ``np.unique`` over int64 keys built from the previous
+        Each order is one sort (:func:`~perplex.lm.sorting.unique_counts`) of int64 keys built from the previous
         order's per-position indices: no Python loop over tokens or n-grams.
         An order above :func:`useful_order` is lowered to it (with a warning):
         the tables and the probabilities are the same.
@@ -219,7 +220,7 @@ class NgramTrie:
         for n in range(2, order + 1):
             valid = np.flatnonzero(stream.depth >= n)
             key = prev[valid - 1] * radix + tokens[valid]
-            table, inverse, cnt = np.unique(key, return_inverse=True, return_counts=True)
+            table, inverse, cnt, _ = unique_counts(key)
             keys.append(table)
             counts.append(cnt.astype(np.int64))
             idx = np.full(len(tokens), BEFORE_START, np.int64)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from perplex.lm.sorting import unique_counts
 from perplex.lm.streaming.workspace import Column, Stacked
 from perplex.lm.trie import BEFORE_START
 
@@ -85,9 +86,8 @@ def count_chunk(tokens: Column, start: int, stop: int, prev: Column | None, n: i
     idx = tok if prev is None else prev.read()
     depth = depth_of(tok, radix - 1)
     at = np.flatnonzero(depth >= n)
-    keys, inverse, counts = np.unique(idx[at - 1] * radix + tok[at], return_inverse=True, return_counts=True)
-    where = np.empty(len(keys), np.int64)
-    where[inverse] = at  # one occurrence of each n-gram: its suffix and start are those of every one
+    keys, inverse, counts, first = unique_counts(idx[at - 1] * radix + tok[at])
+    where = at[first]  # one occurrence of each n-gram: its suffix and start are those of every one
     run = Table.create(folder, name)
     run.append(keys=keys, counts=counts, suffix=idx[where], bos=depth[where] == n)
     if not keep_inverse:
