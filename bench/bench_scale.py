@@ -22,9 +22,10 @@ vocabulary keeps growing; cached under --work and reused for the same size and s
      its wall seconds and stages, the peak memory of the client (the perplex command) and
      of each worker, and its test perplexity, which must equal step 1's;
   4. a PROJECTION (arithmetic, not a measurement) of the build's wall time for
-     --project-tokens words on 8, 32 and 128 workers, from step 3's stages: appending the
-     ARPA lines (the client's) is serial (it grows with the tokens), the other stages,
-     reading the text and writing the model file included, parallel (tokens / workers).
+     --project-tokens words on 8, 32 and 128 workers, from step 3's stages: every stage,
+     reading the text and writing the ARPA and model files included, is tasks, parallel
+     (tokens / workers); the time outside the stages (starting the workers, opening the
+     saved model) and a gzipped ARPA file's compression (the client's) are serial.
 
 Peak memory: every 200 ms the bench adds up the proportional set size (PSS: resident pages,
 a page shared by k processes counted 1/k) of the command and all
@@ -63,7 +64,8 @@ SAMPLE_SECONDS = 0.2  # how often the process trees are measured (each pass walk
 # Stages of the on-disk build that run in the perplex process itself whatever runs the
 # tasks (perplex's build_stages names): the projection scales them with the tokens only.
 # The others are tasks spread over the workers (the text of a file is read by the workers,
-# each numbering its own byte range; the workers write the model file in place).
+# each numbering its own byte range; the workers write the ARPA and model files in place;
+# only a gzipped ARPA file is written by the client, compressing the workers' parts).
 SERIAL_STAGES = ("writing the ARPA file",)
 PROJECT_WORKERS = (8, 32, 128)
 # Each Dask worker may use the whole --memory (perplex --dask); its memory limit adds this
@@ -615,8 +617,8 @@ def run(args) -> list[dict]:
         add("  words/s (higher is faster)", args.tokens / dask["wall_s"], args.tokens / peer["wall_s"] if lmplz else None,
             unit="tok/s", higher_is_better=True)
         add("  client's peak memory, PSS (the perplex command)", dask["rss_mib"], peer["rss_mib"], unit="MiB",
-            notes=[rss_note(dask) + "; it joins the workers' numberings of the vocabulary, appends the ARPA lines, "
-                   "scores PTB test",
+            notes=[rss_note(dask) + "; it joins the workers' numberings of the vocabulary, places the parts of the "
+                   "ARPA and model files, scores PTB test",
                    f"every process of the run together (client, scheduler, nannies, workers): "
                    f"{dask['watch']['all']:,.0f} MiB at most, summed at the same moments"])
         for name, pid in cluster.pids.items():

@@ -49,17 +49,30 @@ def write_arpa(model: BackoffModel, path: str | os.PathLike, progress=None) -> N
     write_arpa_sections(path, [trie.size(n) for n in range(1, model.order + 1)], section, progress)
 
 
+def arpa_header(counts: list[int]) -> bytes:
+    """The ``\\data\\`` block: one ``ngram n=count`` line per order."""
+    return ("\n\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(counts, 1))).encode()
+
+
+def section_head(n: int) -> bytes:
+    return f"\n\\{n}-grams:\n".encode()
+
+
+ARPA_END = b"\n\\end\\\n"
+
+
 def write_arpa_sections(path: str | os.PathLike, counts: list[int], section, progress=None) -> None:
     """Write an ARPA file around its sections' lines: ``section(n)`` yields the order-n lines in
     pieces, as bytes (see :func:`arpa_lines`) or as paths of files holding them.  The in-memory
     models and the on-disk estimator (:mod:`perplex.lm.streaming`, whose workers format the
-    lines into files) both write through here, so their files are the same bytes."""
+    lines into files when the output is gzipped) both write through here, so their files are
+    the same bytes."""
     path = Path(path)
     with atomic_write(path, "wb") as raw:
         out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.suffix == ".gz" else raw
-        out.write(("\n\\data\\\n" + "".join(f"ngram {n}={c}\n" for n, c in enumerate(counts, 1))).encode())
+        out.write(arpa_header(counts))
         for n in range(1, len(counts) + 1):
-            out.write(f"\n\\{n}-grams:\n".encode())
+            out.write(section_head(n))
             for lines in section(n):
                 if isinstance(lines, bytes):
                     out.write(lines)
@@ -67,7 +80,7 @@ def write_arpa_sections(path: str | os.PathLike, counts: list[int], section, pro
                     _copy_file(lines, out)
             if progress is not None:
                 progress.update(1)
-        out.write(b"\n\\end\\\n")
+        out.write(ARPA_END)
         if out is not raw:
             out.close()
 
@@ -108,6 +121,11 @@ class TokenBytes:
         self.width = max(map(len, encoded))
         self.matrix = np.frombuffer(b"".join(b.ljust(self.width, b"\0") for b in encoded), np.uint8).reshape(-1, self.width)
         self.spaced = np.frombuffer(b"".join(b" " + b.ljust(self.width, b"\0") for b in encoded), f"V{self.width + 1}")
+        self.lengths = np.array([len(b) for b in encoded], np.int64)
+
+    def joined_length(self, ids: np.ndarray) -> np.ndarray:
+        """Bytes of each row's words joined by spaces."""
+        return self.lengths[ids].sum(axis=1) + ids.shape[1] - 1
 
 
 # The bytes "0000" to "9999", each as one uint32: digits are looked up four at a time.
@@ -180,6 +198,27 @@ def arpa_lines(logp: np.ndarray, ids: np.ndarray, tokens: TokenBytes, logbo: np.
         chars[:, at : at + f.shape[1]] = f  # the separators broadcast down the rows
         at += f.shape[1]
     return chars[chars != 0].tobytes()
+
+
+def arpa_line_lengths(logp: np.ndarray, word_bytes: np.ndarray, logbo: np.ndarray | None) -> np.ndarray:
+    """The byte length of each line :func:`arpa_lines` writes, from its numbers and the bytes of
+    its words with the spaces between them: what places a part of a file before it is written."""
+    length = _decimal_lengths(logp) + word_bytes + 2  # a tab and the newline
+    if logbo is not None:
+        length += _decimal_lengths(logbo) + 1
+    return length
+
+
+def _decimal_lengths(values: np.ndarray, decimals: int = 7) -> np.ndarray:
+    """The length of each value's text in :func:`_decimal_bytes`."""
+    scaled = np.rint(np.abs(values) * 10**decimals)
+    if len(values) and not scaled.max() < 2**52:
+        return (_decimal_bytes_int(values, decimals) != 0).sum(axis=1)
+    whole = np.floor(scaled / 10**decimals)
+    digits = np.ones(len(values), np.int64)
+    for k in range(1, len(str(int(whole.max()))) if len(values) else 1):
+        digits += whole >= 10.0**k
+    return digits + ((values < 0) & (scaled > 0)) + 1 + decimals
 
 
 def _read_text(path: Path) -> str:

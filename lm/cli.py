@@ -65,7 +65,8 @@ def register(sub) -> None:
                         "(default: the CPUs this process may use)")
     s.add_argument("--dask", metavar="ADDRESS",
                    help="run the on-disk estimation on a dask.distributed scheduler (tcp://host:8786); every "
-                        "worker uses up to --memory and must reach --temp-dir and --save's folder (shared storage)")
+                        "worker uses up to --memory and must reach --temp-dir, --save's and --arpa's folders "
+                        "(shared storage)")
     p.set_defaults(run=run_ngram)
 
     s = sub.add_parser("score", help="score an ARPA file or saved model on test data",

@@ -16,7 +16,6 @@ The zip structures follow the ZIP specification (APPNOTE) as CPython's
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 import struct
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib import format as npy_format
 
+from perplex.fileio import reserve
 from perplex.lm.npz_stream import LOCAL_HEADER, ZIP64_EXTRA, aligned_entry
 
 _ZIP64_VERSION = 45  # what a reader needs for the ZIP64 extra fields
@@ -83,14 +83,8 @@ class NpzLayout:
         self.data_end = offset
 
     def allocate(self, fd: int) -> None:
-        """Give the open file its final size, the data's disk space reserved where the file
-        system can (so that a full disk shows now, before any worker writes)."""
-        try:
-            os.posix_fallocate(fd, 0, self.data_end)
-        except (AttributeError, OSError) as exc:
-            if isinstance(exc, OSError) and exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # cannot reserve
-                raise
-            os.ftruncate(fd, self.data_end)
+        """Give the open file its final size, the data's disk space reserved (:func:`perplex.fileio.reserve`)."""
+        reserve(fd, self.data_end)
 
     def finish(self, fd: int, crcs: dict) -> None:
         """Write the local headers, the .npy headers and the central directory around the data;
@@ -130,9 +124,9 @@ def _central_entry(m: Member, entry: bytes, crc: int) -> bytes:
                        crc, sizes, sizes, len(entry), len(extra), 0, 0, 0, _FILE_MODE, offset) + entry + extra
 
 
-def write_range(path: str, offset: int, pieces) -> tuple[int, int]:
+def write_range(path: str, offset: int, pieces, checksum: bool = True) -> tuple[int, int]:
     """Write the arrays ``pieces`` one after another into the file ``path`` from byte ``offset``
-    on; return the CRC-32 and the length of the bytes written."""
+    on; return the CRC-32 (0 without ``checksum``) and the length of the bytes written."""
     crc, done = 0, 0
     fd = os.open(path, os.O_WRONLY)
     try:
@@ -140,7 +134,8 @@ def write_range(path: str, offset: int, pieces) -> tuple[int, int]:
             data = np.ascontiguousarray(piece).data.cast("B")
             while data:  # pwrite may write less than asked
                 wrote = os.pwrite(fd, data, offset + done)
-                crc = zlib.crc32(data[:wrote], crc)
+                if checksum:
+                    crc = zlib.crc32(data[:wrote], crc)
                 data, done = data[wrote:], done + wrote
     finally:
         os.close(fd)

@@ -22,6 +22,7 @@ removed by the next write to the same path.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -173,6 +174,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def reserve(fd: int, size: int) -> None:
+    """Give the open file ``size`` bytes, their disk space reserved where the file system can,
+    so that a full disk shows now, before other processes write into the file."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except (AttributeError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # cannot reserve
+            raise
+        os.ftruncate(fd, size)
 
 
 def remove_stale_temporaries(dest: Path) -> list[Path]:

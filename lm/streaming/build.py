@@ -19,8 +19,6 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from perplex.errors import PerplexError
-from perplex.lm.arpa import write_arpa_sections
-from perplex.lm.streaming.output import arpa_part, arpa_tasks
 from perplex.lm.base import NgramModel
 from perplex.lm.kneser_ney import model_info, model_name
 from perplex.lm.recipe import NgramConfig
@@ -28,8 +26,9 @@ from perplex.lm.smoothing import resolve
 from perplex.lm.storage import FORMAT, VERSION, load_model
 from perplex.lm.streaming.count import count_ngrams
 from perplex.lm.streaming.estimate import estimate_streaming_kn
-from perplex.lm.streaming.executor import InBackground, make_executor
+from perplex.lm.streaming.executor import make_executor
 from perplex.lm.streaming.model_file import model_file_written
+from perplex.lm.streaming.output import arpa_file_written
 from perplex.lm.streaming.tokens import TextPieces, read_token_pieces, read_token_stream
 from perplex.lm.streaming.workspace import Workspace
 from perplex.lm.trie import useful_order
@@ -104,16 +103,14 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
         names = [f"{kind}{n}" for n in range(1, order + 1) for kind in ("keys", "logp", "logbo", "counts")]
         small.update({name: columns[name] for name in names if isinstance(columns.get(name), np.ndarray)})
         on_disk = {name: columns[name] for name in names if name in columns and name not in small}
-        if arpa is not None:  # the workers format the ARPA lines, then write the model
-            tasks, arpa_files = arpa_tasks(columns, stream.vocab.tokens, counted.radix, order, ws)
-            formatting = InBackground(executor, arpa_part, *tasks)
-        with _output(save) if save is not None else contextlib.nullcontext():  # else the temp folder's own
-            with model_file_written(path, small, on_disk, executor):
-                if arpa is not None:  # this process appends the lines meanwhile
-                    with _output(arpa):
-                        write_arpa_sections(arpa, sizes,
-                                            lambda n: _appended_then_removed(arpa_files[n], formatting, ws))
-                    ws.stage = "writing the model"
+        # The workers write the ARPA file, then the model file; this process waits for both.
+        arpa_output = (arpa_file_written(arpa, sizes, columns, stream.vocab.tokens, counted.radix, order, ws, executor)
+                       if arpa is not None else contextlib.nullcontext(lambda: None))
+        with _output(arpa), arpa_output as arpa_written:
+            with _output(save), model_file_written(path, small, on_disk, executor):
+                with _output(arpa):
+                    arpa_written()
+                ws.stage = "writing the model"
         ws.stage = "opening the model"
         stats = StreamingStats(stream.n_tokens, order, sizes, info, executor.where, ws.seconds)
         del counted, columns
@@ -122,22 +119,13 @@ def build_on_disk(text: Iterable[list] | TextPieces, config: NgramConfig, *, bud
         yield model, stats
 
 
-def _appended_then_removed(files: list, formatting: InBackground, ws: Workspace):
-    """The files of a section as their tasks finish (the time waited for them is the stage
-    "formatting the ARPA lines", the rest "writing the ARPA file"), each removed once the
-    ARPA writer has appended it (asked for the next): the disk holds the lines about once."""
-    for task, f in files:
-        if not formatting.ready(task):
-            ws.stage = "formatting the ARPA lines"
-            formatting.wait(task)
-        ws.stage = "writing the ARPA file"
-        yield f
-        f.unlink()
-
-
 @contextlib.contextmanager
 def _output(path):
-    """A failed write of an output file is one line naming it (not the temp folder)."""
+    """A failed write of an output file is one line naming it (not the temp folder; no
+    conversion for None, the temp folder's own files)."""
+    if path is None:
+        yield
+        return
     try:
         yield
     except OSError as exc:

@@ -118,6 +118,12 @@ class DaskExecutor(SerialExecutor):
         self.client.close()
 
 
+def unreachable(path) -> str:
+    """What a task says when it cannot open an output file it writes into."""
+    return (f"a worker cannot open {path}: with --dask, --save and --arpa must be in a folder every worker reaches "
+            "(shared storage, as --temp-dir)")
+
+
 class InBackground:
     """``executor.map(fn, *iterables)`` run by a thread of this process, so that the client
     can work meanwhile (write the model while the workers format the ARPA lines), and

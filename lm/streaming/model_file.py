@@ -5,8 +5,7 @@ in the file is too (:class:`perplex.lm.npz_placed.NpzLayout`).  Each task copies
 range of one on-disk column into its place, and returns the CRC-32 of what it wrote
 and, for a key column, the fence of its range (:func:`perplex.lm.trie.fence_of`);
 this process then writes the small arrays, the fences and the zip headers.  The tasks
-run in the background, after the ARPA formatting tasks submitted before them, while this
-process appends the ARPA lines: the model is written while the last lines are appended.  With
+run in the background, after the ARPA formatting tasks submitted before them.  With
 ``--dask`` the file is written by the cluster's workers: its folder must be one they
 reach, as ``--temp-dir`` is.
 """
@@ -22,7 +21,7 @@ import numpy as np
 from perplex.errors import PerplexError
 from perplex.fileio import atomic_path
 from perplex.lm.npz_placed import NpzLayout, crc32_combine, write_range
-from perplex.lm.streaming.executor import InBackground
+from perplex.lm.streaming.executor import InBackground, unreachable
 from perplex.lm.trie import FENCE_STRIDE, fence_of
 
 # Entries of a column one task writes (64 MB of int64), and reads at a time (8 MB).
@@ -79,6 +78,5 @@ def place_range(column, start: int, stop: int, path: str, offset: int, fenced: b
     try:
         crc, written = write_range(path, offset, pieces())
     except FileNotFoundError:
-        raise PerplexError(f"a worker cannot open {path}: the model file must be written in a folder every "
-                           "worker reaches (shared storage, as --temp-dir)") from None
+        raise PerplexError(unreachable(path)) from None
     return crc, written, np.concatenate(fence) if fenced else None  # a task holds at least one entry
