@@ -5,15 +5,17 @@ The arithmetic is that of :func:`perplex.lm.kneser_ney.estimate_kneser_ney`
 :func:`~perplex.lm.kneser_ney.interpolate`, ...), applied to the parts of
 each table (:mod:`~.runs`), one task per part:
 
-* continuation counts N1+(. w): each part of table n counts its entries among
-  the suffixes of table n + 1, read piece by piece;
+* continuation counts N1+(. w): each part of table n + 1 sorts its suffixes
+  (indices into table n) and cuts them where the parts of table n begin; each
+  part of table n then counts its entries in its slice of every sorted part, so
+  the suffixes are read twice whatever the number of parts (a shuffle);
 * a context's weight sums over its continuations, which are contiguous and
   in one part; inside a part, pieces are cut between contexts, so each sum
   runs over the same numbers in the same order as ``np.bincount`` over the
   whole table does;
 * p(w | h') of the shorter context is gathered for the whole part first, from the
   lower order's probabilities held whole when they fit a quarter of a task's budget,
-  else read once per part in ranges of that size.
+  else by a join by sorting (:mod:`~.gather`).
 
 The result is bit-identical to the in-memory model.
 """
@@ -27,6 +29,7 @@ import numpy as np
 from perplex.lm.kneser_ney import (choose_discounts, context_weights, count_of_counts, discount_values,
                                    interpolate, unigram_probs)
 from perplex.lm.streaming.count import CountedTables
+from perplex.lm.streaming.gather import Gathered, delete_answers, gather_parts
 from perplex.lm.streaming.runs import Table
 from perplex.lm.streaming.workspace import Column, Stacked, Workspace, piece
 
@@ -55,9 +58,17 @@ def estimate_streaming_kn(counted: CountedTables, workspace: Workspace, budget: 
         parts = counted.parts[n]
         P = len(parts)
         offsets = np.cumsum([0] + [len(p) for p in parts])
-        above = counted.tables[n + 1].columns["suffix"] if n < N else None
-        results = executor.map(adjusted_part, parts, offsets[:-1].tolist(), [above] * P, [task_budget] * P,
+        slices = [None] * P  # per part of table n: (sorted suffixes, start, stop) of each part above
+        if n < N:
+            above = counted.parts[n + 1]
+            runs = executor.map(sorted_suffixes, [p.columns["suffix"] for p in above], [offsets.tolist()] * len(above),
+                                [folder] * len(above), [f"suffixes{n + 1}.{k}" for k in range(len(above))])
+            slices = [[(col, cuts[j], cuts[j + 1]) for col, cuts in runs if cuts[j + 1] > cuts[j]] for j in range(P)]
+        results = executor.map(adjusted_part, parts, offsets[:-1].tolist(), slices, [task_budget] * P,
                                [folder] * P, [f"adjusted{n}.{j}" for j in range(P)])
+        if n < N:
+            for col, _ in runs:
+                col.delete()
         adjusted[n] = [col for col, _ in results]
         coc.append(sum((c for _, c in results), np.zeros(5, np.int64)))
     for n in range(2, N + 1):
@@ -76,13 +87,18 @@ def estimate_streaming_kn(counted: CountedTables, workspace: Workspace, budget: 
         parts = counted.parts[n]
         P = len(parts)
         progress = bar(f"estimating {n}-grams", len(counted.tables[n])) if bar else None
+        whole = isinstance(lower, np.ndarray) or len(lower) * 8 <= task_budget // 4
+        lowers = [lower] * P if whole else gather_parts(lower, [p.columns["suffix"] for p in parts], executor, folder,
+                                                        f"lower{n}")
         results = executor.map(
-            estimate_part, parts, adjusted[n], [discounts[n - 1]] * P, counted.contexts[n], [lower] * P, [radix] * P,
+            estimate_part, parts, adjusted[n], [discounts[n - 1]] * P, counted.contexts[n], lowers, [radix] * P,
             [n < N] * P, [task_budget] * P, [folder] * P, [f"{n}.{j}" for j in range(P)],
             done=lambda j: progress.update(len(parts[j])) if progress is not None else None)
         for col in adjusted[n]:
             if col is not None:
                 col.delete()
+        if not whole:
+            delete_answers(lowers)
         if isinstance(lower, Column):
             lower.delete()
         columns[f"logp{n}"] = Stacked([r[0] for r in results])
@@ -94,18 +110,37 @@ def estimate_streaming_kn(counted: CountedTables, workspace: Workspace, budget: 
     return columns, discounts, fallbacks
 
 
-def adjusted_part(part: Table, offset: int, above: Column | None, budget: int, folder: str,
+def sorted_suffixes(suffix: Column, bounds: list[int], folder: str, name: str) -> tuple[Column, list[int]]:
+    """Task: the suffixes of one part of table n + 1 (indices into table n) in increasing
+    order, and where each part of table n begins among them (``bounds``: the parts' first
+    entries, then table n's size)."""
+    values = np.sort(suffix.read())
+    out = Column.create(Path(folder) / f"{name}.i8", np.int64)
+    out.append(values)
+    return out, np.searchsorted(values, bounds).tolist()
+
+
+def adjusted_part(part: Table, offset: int, above: list | None, budget: int, folder: str,
                   name: str) -> tuple[Column | None, np.ndarray]:
     """a(.) of one part of table n (entries ``offset`` on), and its count-of-counts.
 
-    ``above`` is the suffix column of table n + 1 (None at the top order, where a is the raw count).
+    ``above`` is this part's slice of every part of table n + 1's sorted suffixes,
+    (Column, start, stop) (None at the top order, where a is the raw count).
     """
     if above is None:
         coc = np.zeros(5, np.int64)
         for _, c in part.columns["counts"].chunks(piece(budget, 16)):
             coc += count_of_counts(c.astype(np.float64))
         return None, coc
-    cont = _count_values(above, offset, offset + len(part), budget)
+    cont = np.zeros(len(part), np.int64)
+    for col, start, stop in above:
+        for lo in range(start, stop, piece(budget, 32)):
+            values = col.read(lo, min(lo + piece(budget, 32), stop))
+            new = np.empty(len(values), bool)
+            new[:1] = True
+            np.not_equal(values[1:], values[:-1], out=new[1:])
+            first = np.flatnonzero(new)  # sorted: one run per distinct suffix
+            cont[values[first] - offset] += np.diff(np.append(first, len(values)))
     fields = part.read(0, len(part))
     a = np.where(fields["bos"].astype(bool), fields["counts"], cont).astype(np.float64)
     col = Column.create(Path(folder) / f"{name}.f8", np.float64)
@@ -122,7 +157,8 @@ def estimate_part(part: Table, adjusted: Column | None, d: np.ndarray, contexts:
     logp = Column.create(folder / f"logp{name}.f8", np.float64)
     logbo = Column.create(folder / f"logbo{name}.f8", np.float64)
     probs = Column.create(folder / f"p{name}.f8", np.float64) if keep_probs else None
-    lower_probs = gather(lower, part.columns["suffix"], budget // 4)  # p(w | h') of every entry of the part
+    # p(w | h') of every entry of the part
+    lower_probs = lower.read() if isinstance(lower, Gathered) else gather(lower, part.columns["suffix"], budget // 4)
     done = first_context  # contexts whose weight is written
     size = max(piece(budget // 2, BYTES_PER_ENTRY), radix)  # a context has fewer than radix continuations
     for start, stop, keys in _context_pieces(part.columns["keys"], radix, size):
@@ -169,18 +205,9 @@ def _context_pieces(keys: Column, radix: int, size: int):
 
 def gather(values, index: Column, budget: int) -> np.ndarray:
     """``values[index]`` for every entry of the column ``index``, in memory: ``values`` an
-    array, or a column held whole when it fits ``budget`` bytes and else read once, range
-    by range, each range served to every index that falls in it."""
+    array, or a column that fits a task's memory, read whole."""
+    whole = values if isinstance(values, np.ndarray) else values.read()
     out = np.empty(len(index), np.float64)
-    if isinstance(values, np.ndarray) or len(values) * 8 <= budget:
-        whole = values if isinstance(values, np.ndarray) else values.read()
-        for start, idx in index.chunks(piece(budget, 8)):
-            out[start : start + len(idx)] = whole[idx]
-        return out
-    step = piece(budget, 8)
-    for lo in range(0, len(values), step):
-        chunk = values.read(lo, lo + step)
-        for start, idx in index.chunks(piece(budget, 16)):
-            sel = np.flatnonzero((idx >= lo) & (idx < lo + len(chunk)))
-            out[start + sel] = chunk[idx[sel] - lo]
+    for start, idx in index.chunks(piece(budget, 8)):
+        out[start : start + len(idx)] = whole[idx]
     return out
