@@ -110,7 +110,7 @@ class DaskExecutor(SerialExecutor):
 
     def _results(self, fn, *iterables):
         # Earlier tasks first (the scheduler's default order among independent tasks is not
-        # theirs): the client takes the results in order, appending the ARPA parts as they come.
+        # theirs): the client takes the results in order (a .gz ARPA file's parts as they come).
         futures = [self.client.submit(fn, *args, pure=False, priority=-i) for i, args in enumerate(zip(*iterables))]
         return (future.result() for future in futures)
 

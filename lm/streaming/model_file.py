@@ -33,7 +33,7 @@ PLACE_PIECE = 1 << 20
 def model_file_written(path, small: dict, columns: dict, executor) -> Iterator[None]:
     """Context: ``executor``'s tasks write the ``.npz`` of the arrays ``small`` (name -> array,
     written here) and ``columns`` (name -> on-disk column; a ``keysN`` column gets its
-    ``fenceN`` array) in the background while the body runs (the client appends the ARPA
+    ``fenceN`` array) in the background while the body runs (the client waits for the ARPA
     file meanwhile); on exit the file is complete and atomically in place at ``path``."""
     shapes = {**small, **{name: (column.dtype, len(column)) for name, column in columns.items()}}
     for name, column in columns.items():
