@@ -50,14 +50,19 @@ def unique_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     (``inverse``, as ``np.unique`` gives it), each distinct value's count, and the position of
     its first occurrence."""
     ordered, perm = sort_with_positions(keys)
+    starts, counts = value_runs(ordered)
+    inverse = np.empty(len(ordered), np.intp)
+    inverse[perm] = np.repeat(np.arange(len(starts)), counts)
+    return ordered[starts], inverse, counts, perm[starts]
+
+
+def value_runs(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal values of the sorted array ``ordered`` starts, and its length."""
     new = np.empty(len(ordered), bool)
     new[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
     starts = np.flatnonzero(new)
-    inverse = np.empty(len(ordered), np.intp)
-    inverse[perm] = np.cumsum(new) - 1
-    counts = np.diff(np.append(starts, len(ordered)))
-    return ordered[starts], inverse, counts, perm[starts]
+    return starts, np.diff(np.append(starts, len(ordered)))
 
 
-__all__ = ["sort_with_positions", "unique_counts"]
+__all__ = ["sort_with_positions", "unique_counts", "value_runs"]

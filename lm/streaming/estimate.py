@@ -28,6 +28,7 @@ import numpy as np
 
 from perplex.lm.kneser_ney import (choose_discounts, context_weights, count_of_counts, discount_values,
                                    interpolate, unigram_probs)
+from perplex.lm.sorting import value_runs
 from perplex.lm.streaming.count import CountedTables
 from perplex.lm.streaming.gather import Gathered, delete_answers, gather_parts
 from perplex.lm.streaming.runs import Table
@@ -136,11 +137,8 @@ def adjusted_part(part: Table, offset: int, above: list | None, budget: int, fol
     for col, start, stop in above:
         for lo in range(start, stop, piece(budget, 32)):
             values = col.read(lo, min(lo + piece(budget, 32), stop))
-            new = np.empty(len(values), bool)
-            new[:1] = True
-            np.not_equal(values[1:], values[:-1], out=new[1:])
-            first = np.flatnonzero(new)  # sorted: one run per distinct suffix
-            cont[values[first] - offset] += np.diff(np.append(first, len(values)))
+            first, counts = value_runs(values)  # sorted: one run per distinct suffix
+            cont[values[first] - offset] += counts
     fields = part.read(0, len(part))
     a = np.where(fields["bos"].astype(bool), fields["counts"], cont).astype(np.float64)
     col = Column.create(Path(folder) / f"{name}.f8", np.float64)
