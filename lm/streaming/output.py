@@ -81,16 +81,17 @@ def _jobs(columns: dict, radix: int, order: int) -> list[tuple[int, int, int]]:
 
 
 def _layout(counts: list[int], orders: list[int], sizes: list[int]) -> tuple[list[int], list, int]:
-    """Each job's byte offset in the file, the fixed texts (header, section heads, end) with
-    their offsets, and the file's size."""
+    """Each job's byte offset in the file (``orders[k]``: job k's order, the jobs in file order),
+    the fixed texts (header, section heads, end) with their offsets, and the file's size."""
     fixed, offsets = [(0, arpa_header(counts))], []
     at = len(fixed[0][1])
-    for k, (n, size) in enumerate(zip(orders, sizes)):
-        if k == 0 or orders[k - 1] != n:
-            fixed.append((at, section_head(n)))
-            at += len(fixed[-1][1])
-        offsets.append(at)
-        at += size
+    for n in range(1, len(counts) + 1):  # every section has its head, even one without a job
+        fixed.append((at, section_head(n)))
+        at += len(fixed[-1][1])
+        for m, size in zip(orders, sizes):
+            if m == n:
+                offsets.append(at)
+                at += size
     fixed.append((at, ARPA_END))
     return offsets, fixed, at + len(ARPA_END)
 
