@@ -120,7 +120,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--split", metavar="T/V/T", type=parse_split,
                    help="cut the --train file into contiguous train/valid/test parts, e.g. 80/10/10")
     g.add_argument("--tokenize", action="store_true",
-                   help="the files are raw text: split sentences and tokenize (NLTK Treebank tokenizer)")
+                   help="the files are raw text: cut each line (or hard-wrapped paragraph) into sentences and "
+                        "tokenize them (NLTK Treebank tokenizer)")
     g.add_argument("--lowercase", action="store_true", help="lowercase the text before anything else")
     g.add_argument("--min-count", type=positive_int, default=1,
                    help="words seen fewer times in training become <unk>")

@@ -58,6 +58,20 @@ def test_tokenize_raw_sentences_and_lowercase():
     ]
     lower = tokenize_raw("One. Two.", lowercase=True)
     assert lower == [["one", "."], ["two", "."]]
+    # cut on the capitals before lowercasing: "Mr. Smith" stays one sentence
+    assert tokenize_raw("Mr. Smith left. He ran.", lowercase=True) == [["mr.", "smith", "left", "."], ["he", "ran", "."]]
+
+
+def test_tokenize_raw_one_sentence_per_line():
+    """Lowercase lines without final punctuation (the Penn Treebank written as raw text):
+    each line is a sentence, however many there are; a hard-wrapped paragraph is one."""
+    lines = ["pierre unk n years old will join the board as a nonexecutive director nov. n",
+             "mr. unk is chairman of unk n.v. the dutch publishing group", "it fell", "shares rose n %"]
+    assert [len(s) for s in tokenize_raw("\n".join(lines))] == [15, 11, 2, 4]
+    book = ("It was the best of times, it was the worst of times, it was\n"
+            "the age of wisdom, it was the age of foolishness, it was the\n"
+            "epoch of belief\n\nThere were a king with a large jaw.")
+    assert [s[-1] for s in tokenize_raw(book)] == ["belief", "."]
 
 
 @pytest.mark.parametrize(
