@@ -67,6 +67,10 @@ def register(sub) -> None:
                    help="glove: run the update as plain torch calls instead of compiling it with torch.compile "
                         "(which needs a C++ compiler and takes 5-20 s the first time, cached on disk, and "
                         "makes an epoch about 1.7x faster)")
+    g.add_argument("--rare-words", choices=("drop", "unk"), default=SG.rare_words,
+                   help="the words below --min-count (or beyond --max-vocab). drop: deleted from the training "
+                        "stream before the windows are drawn, as word2vec, gensim and GloVe's cooccur do; the "
+                        "next-word model gives <unk> their share of the tokens. unk: trained as one <unk> word")
     g.add_argument("--seed", type=seed_int, default=SG.seed, help=f"random seed (0 .. {MAX_SEED})")
     g.add_argument("--workers", type=positive_int, default=SG.workers,
                    help="Hogwild training processes (threads where fork is missing; 1 = deterministic result for a seed)")
@@ -144,9 +148,10 @@ def build_config(args):
             raise PerplexError("--backend gensim trains skip-gram only; use it with --method sgns")
         return GloVeConfig(dim=args.dim, window=window, epochs=epochs, x_max=args.x_max, alpha=args.alpha,
                            eta=lr, adagrad=args.adagrad, eos_pairs=args.eos_pairs, compile=not args.no_compile,
-                           seed=args.seed, workers=args.workers, device=device)
+                           rare_words=args.rare_words, seed=args.seed, workers=args.workers, device=device)
     return SGNSConfig(dim=args.dim, window=window, negative=args.negative, share_negatives=args.share_negatives,
-                      sample=args.sample, epochs=epochs, alpha=lr, seed=args.seed, workers=args.workers, device=device)
+                      sample=args.sample, epochs=epochs, alpha=lr, rare_words=args.rare_words, seed=args.seed,
+                      workers=args.workers, device=device)
 
 
 def run_embed(args) -> int:

@@ -32,6 +32,8 @@ def _check_at_most(owner: str, name: str, value, limit, why: str) -> None:
 
 def _check_common(owner: str, cfg) -> None:
     """The settings both trainers share: seed, epochs and workers in their sane ranges."""
+    if cfg.rare_words not in ("drop", "unk"):
+        raise PerplexError(f"{owner}: --rare-words must be 'drop' or 'unk', got {cfg.rare_words!r}")
     if not 0 <= cfg.seed <= MAX_SEED:
         raise PerplexError(f"{owner}: --seed must be between 0 and {MAX_SEED} (numpy's range), got {cfg.seed}")
     _check_at_most(owner, "epochs", cfg.epochs, MAX_EPOCHS, "a few dozen passes is already many")
@@ -54,6 +56,9 @@ class SGNSConfig:
     batch_size: int = 512  # centre words per update and worker: the updates of a batch are summed,
     # and with workers x batch_size above ~2,000 those of frequent words overshoot and diverge
     workers: int = 2  # Hogwild processes (threads where fork is missing; 1 = deterministic)
+    # words below --min-count: "drop" deletes them from the stream before windowing (word2vec, gensim),
+    # "unk" trains them as one <unk> word
+    rare_words: str = "drop"
     seed: int = 1
     device: str = "cpu"
 
@@ -95,6 +100,7 @@ class GloVeConfig:
     # torch.compile the update: 1.7x faster per epoch on PTB, after 5-20 s of compiling (cached on disk);
     # falls back to plain torch calls, with a warning, where compiling fails
     compile: bool = True
+    rare_words: str = "drop"  # words below --min-count: deleted before windowing (glove.c's cooccur), or "unk"
     seed: int = 1
     device: str = "cpu"
 

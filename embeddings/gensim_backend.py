@@ -2,8 +2,9 @@
 
 gensim reads the tokens our trainer reads: each sentence with its ``</s>`` (so that
 ``</s>`` gets vectors for the next-word model), windows stopping at sentence ends, with
-``min_count=1`` (the vocabulary's own ``--min-count`` has already turned rare words
-into ``<unk>``).  One difference remains: our ``</s>`` also pairs with the first
+``min_count=1``: the words below the vocabulary's own ``--min-count`` are already
+deleted from the stream (:func:`~perplex.embeddings.training.training_stream`), as
+gensim's own ``min_count`` would delete them.  One difference remains: our ``</s>`` also pairs with the first
 words of the next sentence, which gensim's sentences cannot express.  The result is
 put back in our vocabulary's id order, so the same queries, files and language-model
 wrapper apply.
@@ -17,7 +18,7 @@ import numpy as np
 
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.embeddings.config import SGNSConfig
-from perplex.embeddings.training import check_finite, check_trainable
+from perplex.embeddings.training import check_finite, check_trainable, training_stream
 
 
 def sentences_with_eos(corpus: EncodedCorpus) -> list[list[str]]:
@@ -38,6 +39,7 @@ class GensimSGNS:
         from gensim.models import Word2Vec
 
         cfg = self.config
+        corpus, self.dropped_share_ = training_stream(corpus, cfg.rare_words)
         ids = np.asarray(corpus.ids, np.int64)
         check_trainable(ids, cfg.window)
         pieces = sentences_with_eos(corpus)

@@ -1,6 +1,8 @@
 """GloVe (Pennington, Socher & Manning 2014), vectorized over the non-zeros in torch.
 
-1. Count the co-occurrence matrix X over the token stream ``corpus.ids``: two tokens at
+1. Count the co-occurrence matrix X over the token stream ``corpus.ids``, the words
+   below ``--min-count`` deleted first as ``cooccur.c`` skips the words outside its
+   vocabulary (:func:`~perplex.embeddings.training.training_stream`): two tokens at
    distance d <= ``window`` add 1/d to X[i, j] and to X[j, i] (GloVe's ``cooccur.c``
    with its default symmetric window), windows stopping at sentence ends (the ``</s>``
    between two sentences pairs with both).  X is a ``scipy.sparse`` CSR matrix.
@@ -58,7 +60,7 @@ import numpy as np
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.embeddings.config import GloVeConfig
 from perplex.embeddings.parallel import run_batches
-from perplex.embeddings.training import check_finite, check_trainable, compiled, progress_bar
+from perplex.embeddings.training import check_finite, check_trainable, compiled, progress_bar, training_stream
 from perplex.errors import PerplexError
 
 
@@ -223,6 +225,9 @@ class GloVe:
     W_, W_tilde_ : float32 arrays (V, d)
         Word and context vectors; ``vectors_`` is their sum, the output of GloVe.
     b_, b_tilde_ : float32 arrays (V,)
+    counts_ : int64 array (V,)
+        Each id's count in the training stream; ``dropped_share_`` the share of the
+        corpus's tokens deleted as rare words.
     losses_ : list of float
         J / (number of non-zeros) after each epoch (computed during the epoch).
     seconds_, seconds_per_epoch_ : float
@@ -236,9 +241,11 @@ class GloVe:
         import torch
 
         cfg = self.config
+        corpus, self.dropped_share_ = training_stream(corpus, cfg.rare_words)
         ids = np.asarray(corpus.ids, dtype=np.int64)
         check_trainable(ids, cfg.window)
         vocab_size = len(corpus.vocab)
+        self.counts_ = np.bincount(ids, minlength=vocab_size)
         start = time.perf_counter()
         X = cooccurrence(ids, vocab_size, cfg.window, corpus.vocab.eos_id, cfg.eos_pairs != "none").tocoo()
         self.cooccurrence_seconds_ = time.perf_counter() - start

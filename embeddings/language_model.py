@@ -9,6 +9,12 @@ the same context an n-gram model calls ``<s>``):
   P(w | c) = k P_n(w) exp(v_c . u_w), normalised: P(w | c) ~ P_n(w) exp(v_c . u_w).
 * GloVe: w_c . w~_w + b_c + b~_w = log X_cw, so P(w | c) ~ X_cw ~ exp(w_c . w~_w + b~_w).
 
+Rare words deleted from the training stream (:func:`~perplex.embeddings.training.training_stream`)
+are what an OOV token of the test set stands for, so ``<unk>`` gets their share r of the
+training tokens: P(w | c) = (1 - r) P_softmax(w | c) + r [w = <unk>], which sums to 1 (r = 0
+when nothing was deleted).  A ``<unk>`` without vectors of its own (none in the text)
+then takes no part in the softmax.
+
 Both are log-bilinear: log P(w | c) = beta * s(c, w) + a(w) - log Z_beta(c) with
 s = context . output + bias.  One scalar beta = 1 / temperature may be fitted on
 validation data (convex in beta; a few Newton steps) and is reported.  The softmax is
@@ -50,12 +56,14 @@ class BilinearNextWordModel:
         b (scaled by beta) and a (not scaled); zeros if omitted.
     temperature : float
         T = 1 / beta.
+    unk_share : float
+        r, the probability added to ``<unk>`` in every context; the softmax gets 1 - r.
 
     Implements ``eval``'s ``DistributionModel`` protocol.
     """
 
     def __init__(self, name: str, vocab: Vocabulary, context_vectors, output_vectors, output_bias=None,
-                 prior=None, temperature: float = 1.0, batch_size: int = 512):
+                 prior=None, temperature: float = 1.0, batch_size: int = 512, unk_share: float = 0.0):
         V = len(vocab)
         self.name = name
         self.vocab = vocab
@@ -67,6 +75,9 @@ class BilinearNextWordModel:
         self.prior = np.zeros(V) if prior is None else np.asarray(prior, np.float64)
         self.temperature = float(temperature)
         self.batch_size = batch_size
+        if not 0.0 <= unk_share < 1.0:
+            raise ValueError(f"unk_share must lie in [0, 1), got {unk_share}")
+        self.unk_share = float(unk_share)
 
     # -- the scores ---------------------------------------------------------------
     def _scores(self, contexts: np.ndarray):
@@ -82,7 +93,12 @@ class BilinearNextWordModel:
         import torch
 
         logits = beta * self._scores(contexts) + torch.from_numpy(self.prior)
-        return torch.log_softmax(logits, dim=1)
+        logp = torch.log_softmax(logits, dim=1)
+        if self.unk_share > 0:  # (1 - r) softmax, plus r on <unk>
+            unk = self.vocab.unk_id
+            logp += math.log1p(-self.unk_share)
+            logp[:, unk] = torch.logaddexp(logp[:, unk], torch.tensor(math.log(self.unk_share), dtype=logp.dtype))
+        return logp
 
     def _batches(self, n: int):
         for start in range(0, n, self.batch_size):
@@ -126,6 +142,11 @@ class BilinearNextWordModel:
         check_vocabulary(self, corpus)
         prev = previous_tokens(corpus)
         target = np.asarray(corpus.ids, np.int64)
+        if self.unk_share > 0:  # P(<unk> | c) mixes in r: fitted on the other tokens, whose P is (1 - r) softmax
+            known = target != self.vocab.unk_id
+            prev, target = prev[known], target[known]
+            if not len(target):
+                return self.temperature
         contexts, inverse = np.unique(prev, return_inverse=True)
         weight = np.bincount(inverse, minlength=len(contexts)).astype(np.float64)  # tokens per context
         # sum over tokens of s(c_t, w_t) and a(w_t): the beta-linear part of L.
@@ -166,21 +187,34 @@ class BilinearNextWordModel:
         return self.temperature
 
 
+def _unk_prior(model, prior: np.ndarray) -> tuple[np.ndarray, float]:
+    """The prior and r of a trained model: with rare words deleted (r > 0) and no ``<unk>``
+    of its own in the stream, ``<unk>`` leaves the softmax (prior -inf) and gets r alone."""
+    share = float(getattr(model, "dropped_share_", 0.0))
+    unk = model.vocab.unk_id
+    if share > 0 and not model.counts_[unk]:
+        prior = prior.copy()
+        prior[unk] = -np.inf
+    return prior, share
+
+
 def sgns_language_model(model, temperature: float = 1.0) -> BilinearNextWordModel:
     """P(w | c) ~ P_n(w) exp(v_c . u_w) from a trained SGNS model (input and output vectors).
 
     Words never seen in training (possible only for ``<unk>``) get the count 1 in P_n,
-    so OOV test tokens keep a non-zero probability.
+    so OOV test tokens keep a non-zero probability; when rare words were deleted from
+    the stream, ``<unk>`` gets their share instead (the module's docstring).
     """
     from perplex.embeddings.sgns import noise_distribution
 
     power = getattr(getattr(model, "config", None), "noise_power", 0.75)
-    prior = np.log(noise_distribution(np.maximum(model.counts_, 1), power))
+    prior, share = _unk_prior(model, np.log(noise_distribution(np.maximum(model.counts_, 1), power)))
     return BilinearNextWordModel("sgns", model.vocab, model.input_vectors_, model.output_vectors_,
-                                 prior=prior, temperature=temperature)
+                                 prior=prior, temperature=temperature, unk_share=share)
 
 
 def glove_language_model(model, temperature: float = 1.0) -> BilinearNextWordModel:
-    """P(w | c) ~ exp(w_c . w~_w + b~_w) from a trained GloVe model."""
+    """P(w | c) ~ exp(w_c . w~_w + b~_w) from a trained GloVe model (``<unk>`` as for SGNS)."""
+    prior, share = _unk_prior(model, np.zeros(len(model.vocab)))
     return BilinearNextWordModel("glove", model.vocab, model.W_, model.W_tilde_, output_bias=model.b_tilde_,
-                                 temperature=temperature)
+                                 prior=prior, temperature=temperature, unk_share=share)

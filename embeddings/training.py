@@ -1,4 +1,5 @@
-"""What the trainers share: the input check, the progress bar and the compiled update."""
+"""What the trainers share: the training stream, the input check, the progress bar and
+the compiled update."""
 
 from __future__ import annotations
 
@@ -6,7 +7,42 @@ import warnings
 
 import numpy as np
 
+from perplex.corpus.encoded import EncodedCorpus
 from perplex.errors import PerplexError
+
+RARE_WORDS = ("drop", "unk")  # what the trainers do with the words below --min-count
+
+
+def training_stream(corpus: EncodedCorpus, rare_words: str = "drop") -> tuple[EncodedCorpus, float]:
+    """The tokens the embedding trainers learn from, and the share of ``corpus`` left out.
+
+    ``rare_words="drop"`` (the default) does what word2vec, gensim and GloVe's
+    ``cooccur`` do with the words below their minimum count: they are deleted from the
+    stream before any window is drawn, so the windows reach past them to real words.
+    Here those are the tokens the vocabulary turned into ``<unk>`` (``corpus.oov``); a
+    ``<unk>`` written in the text itself, as in the Penn Treebank, is a word and stays.
+    Each sentence keeps its ``</s>``.  ``"unk"`` trains on ``corpus`` as it is, the rare
+    words as one ``<unk>`` word.
+
+    Returns
+    -------
+    stream : EncodedCorpus
+        The same vocabulary and sentences, without the dropped tokens.
+    dropped_share : float
+        Dropped tokens / tokens of ``corpus`` (0 for ``"unk"``): the next-word models
+        give ``<unk>`` this probability (:mod:`perplex.embeddings.language_model`).
+    """
+    if rare_words not in RARE_WORDS:
+        raise PerplexError(f"rare_words must be one of {', '.join(RARE_WORDS)}, got {rare_words!r}")
+    oov = np.asarray(corpus.oov, bool)
+    if rare_words == "unk" or not oov.any():
+        return corpus, 0.0
+    keep = ~oov
+    kept_per_sentence = np.add.reduceat(keep.astype(np.int64), corpus.offsets[:-1]) if corpus.n_sentences else np.zeros(0, np.int64)
+    offsets = np.zeros(corpus.n_sentences + 1, np.int64)
+    np.cumsum(kept_per_sentence, out=offsets[1:])
+    stream = EncodedCorpus(np.asarray(corpus.ids)[keep], offsets, oov[keep], corpus.sentence_chars, corpus.vocab)
+    return stream, float(oov.sum()) / len(oov)
 
 
 def check_trainable(ids: np.ndarray, window: int, option: str | None = "--window", hint: str | None = None) -> None:
