@@ -11,6 +11,9 @@ the objective of word2vec's and gensim's skip-gram kernel (there, too,
 ``corpus.ids`` (``</s>`` after each sentence, as the other models of perplex read
 it), with, as in word2vec and gensim:
 
+* the words below the vocabulary's ``--min-count`` deleted before windowing
+  (:func:`~perplex.embeddings.training.training_stream`; ``rare_words="unk"`` keeps
+  them as ``<unk>``);
 * windows that stop at sentence ends; the ``</s>`` between two sentences pairs with
   the words of both, so it gets vectors too (the next-word model needs them);
 * subsampling: a word of relative frequency z is kept with probability
@@ -55,7 +58,7 @@ import numpy as np
 from perplex.corpus.encoded import EncodedCorpus
 from perplex.embeddings.config import SGNSConfig
 from perplex.embeddings.parallel import run_batches
-from perplex.embeddings.training import check_finite, check_trainable, progress_bar
+from perplex.embeddings.training import check_finite, check_trainable, progress_bar, training_stream
 from perplex.errors import PerplexError
 
 
@@ -187,7 +190,8 @@ def fold_overlapping(grads, stride: int):
     return out[: stride * (G - 1) + size]
 
 
-def sgns_loss_and_grads(ctx, tgt, pairs, pair_counts, scale: float = 1.0, with_loss: bool = True):
+def sgns_loss_and_grads(ctx, tgt, pairs, pair_counts, scale: float = 1.0, with_loss: bool = True,
+                        curvature: bool = False):
     """Loss and gradients of skip-gram negative sampling for groups of windows.
 
     Parameters
@@ -206,6 +210,8 @@ def sgns_loss_and_grads(ctx, tgt, pairs, pair_counts, scale: float = 1.0, with_l
         pass over the gradients).
     with_loss : bool
         False skips the loss (the trainer computes it on a sample of batches).
+    curvature : bool
+        Also return each row's curvature bound (:func:`damping`).
 
     Returns
     -------
@@ -215,10 +221,15 @@ def sgns_loss_and_grads(ctx, tgt, pairs, pair_counts, scale: float = 1.0, with_l
         scale * d loss / d v.
     grad_tgt : tensor (G, c + K, d)
         scale * d loss / d u.
+    curvatures : (tensor (G, R), tensor (G, c + K)) or None
+        h = sum over the row's terms of sigma(s) (1 - sigma(s)) |x|^2, x the vector it
+        meets: the trace of the Gauss-Newton matrix of the loss in that row's vector,
+        an upper bound of its largest curvature.
 
     Notes
     -----
-    With s = v.u and label y (1 for u_o, 0 for noise), d(-log sigma(+-s))/ds = sigma(s) - y.
+    With s = v.u and label y (1 for u_o, 0 for noise), d(-log sigma(+-s))/ds = sigma(s) - y
+    and d^2/ds^2 = sigma(s) (1 - sigma(s)).
     """
     import torch
     import torch.nn.functional as F
@@ -230,11 +241,39 @@ def sgns_loss_and_grads(ctx, tgt, pairs, pair_counts, scale: float = 1.0, with_l
         loss = float((F.softplus(-scores[:, :, :c]) * pairs).sum()
                      + (F.softplus(scores[:, :, c:]).sum(2) * pair_counts).sum())
     g = torch.sigmoid(scores)
+    curvatures = None
+    if curvature:
+        q = g * (1.0 - g)
+        q[:, :, :c].mul_(pairs)
+        q[:, :, c:].mul_(pair_counts.unsqueeze(2))
+        curvatures = (torch.bmm(q, (tgt * tgt).sum(2, keepdim=True)).squeeze(2),  # (G, R)
+                      torch.bmm(q.transpose(1, 2), (ctx * ctx).sum(2, keepdim=True)).squeeze(2))  # (G, c+K)
     g[:, :, :c].sub_(1.0).mul_(pairs * scale)
     g[:, :, c:].mul_(pair_counts.unsqueeze(2) * scale)
     grad_ctx = torch.bmm(g, tgt)  # (G, R, c+K) x (G, c+K, d) -> (G, R, d)
     grad_tgt = torch.bmm(g.transpose(1, 2), ctx)  # (G, c+K, R) x (G, R, d) -> (G, c+K, d)
-    return loss, grad_ctx, grad_tgt
+    return loss, grad_ctx, grad_tgt, curvatures
+
+
+def damping(ids, curvature, lr: float, buffer):
+    """The factor each gathered row's update is multiplied by: 1 / max(1, lr * h_w), h_w the
+    curvature bounds of all the batch's rows of word w added up.
+
+    A batch sums the updates of every pair it holds, all computed from the same
+    parameters.  A word met in many of them (a very frequent word, as a context, a
+    centre or a noise word) then takes one step of lr times the sum, where sequential
+    SGD would have taken many small steps, each seeing the last: when lr * h_w > 2 that
+    step lands further from the minimum of the word's own loss than it started, and
+    training diverges.  Scaled down, it stops at most at that minimum (a Newton step
+    along the gradient, h_w bounding the curvature); the many words with lr * h_w <= 1
+    keep plain SGD's step.
+
+    ``buffer`` is a float tensor (V,) of zeros, left as zeros afterwards.
+    """
+    buffer.index_add_(0, ids, curvature)
+    factor = 1.0 / (lr * buffer[ids]).clamp_(min=1.0)
+    buffer.index_fill_(0, ids, 0.0)
+    return factor
 
 
 def batch_centres(cfg: SGNSConfig, vocab_size: int) -> int:
@@ -259,6 +298,8 @@ class SGNS:
         The context/output vectors (``syn1neg``).
     counts_ : int64 array (V,)
         Training count of each id; ``noise_`` the noise distribution P_n.
+    dropped_share_ : float
+        The share of the corpus's tokens deleted as rare words (:func:`training_stream`).
     losses_ : list of float
         Mean loss per real pair, one per epoch (nats).
     seconds_, words_per_second_ : float
@@ -272,6 +313,7 @@ class SGNS:
         import torch
 
         cfg = self.config
+        corpus, self.dropped_share_ = training_stream(corpus, cfg.rare_words)
         ids = np.asarray(corpus.ids, dtype=np.int64)
         check_trainable(ids, cfg.window)
         vocab_size = len(corpus.vocab)
@@ -314,6 +356,7 @@ class SGNS:
             noise = draw_negatives(cum_noise, (math.ceil(n / c), cfg.negative), gen)  # K per group
             # per worker: loss and pairs of the batches whose loss was computed, centres done
             sums = torch.zeros(cfg.workers, 3, dtype=torch.float64)
+            buffers = {}  # per worker: the (V,) zeros damping() adds curvatures in
 
             def step(k: int, worker: int) -> None:
                 first, last = k * batch, min((k + 1) * batch, n)  # centre positions
@@ -327,9 +370,16 @@ class SGNS:
                 ctx = overlapping(w_in.index_select(0, ctx_ids), groups, pairs.shape[1], c)  # (G, c+2W, d) view
                 # The loss is only reported: computing it on every 4th batch saves most of its softplus passes.
                 with_loss = k % (4 * cfg.workers) < cfg.workers
-                loss, g_ctx, g_tgt = sgns_loss_and_grads(ctx, rows(w_out, tgt_ids), pairs, pair_counts, -lr, with_loss)
-                w_in.index_add_(0, ctx_ids, fold_overlapping(g_ctx, c))
-                w_out.index_add_(0, tgt_ids.reshape(-1), g_tgt.reshape(-1, cfg.dim))
+                loss, g_ctx, g_tgt, (h_ctx, h_tgt) = sgns_loss_and_grads(
+                    ctx, rows(w_out, tgt_ids), pairs, pair_counts, -lr, with_loss, curvature=True)
+                tgt_flat = tgt_ids.reshape(-1)
+                buffer = buffers.setdefault(worker, torch.zeros(vocab_size, device=device))
+                g_ctx = fold_overlapping(g_ctx, c)
+                g_ctx *= damping(ctx_ids, fold_overlapping(h_ctx.unsqueeze(2), c).squeeze(1), lr, buffer).unsqueeze(1)
+                g_tgt = g_tgt.reshape(-1, cfg.dim)
+                g_tgt *= damping(tgt_flat, h_tgt.reshape(-1), lr, buffer).unsqueeze(1)
+                w_in.index_add_(0, ctx_ids, g_ctx)
+                w_out.index_add_(0, tgt_flat, g_tgt)
                 if with_loss:
                     sums[worker, 0] += loss
                     sums[worker, 1] += float(pairs.sum())
