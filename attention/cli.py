@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from perplex.attention.config import TrainConfig, TransformerConfig
+from perplex.attention.config import TrainConfig, TransformerConfig, coverage_cutoffs
 from perplex.cli_common import (Formatter, add_data_options, check_outputs, finite_float, load_data, positive_float,
                                  positive_int, print_results, progress_enabled, seed_int)
 from perplex.device import DEVICES
@@ -67,8 +67,10 @@ def register(sub) -> None:
     m.add_argument("--positional", choices=["learned", "sinusoidal"], default=ARCH.positional, help="positional encoding")
     m.add_argument("--output", choices=["adaptive", "full"], default=ARCH.output,
                    help="output layer: adaptive softmax (fast on CPU) or full softmax")
-    m.add_argument("--cutoffs", type=_cutoffs, default=ARCH.cutoffs,
-                   help="adaptive softmax cluster boundaries over the frequency-sorted ids")
+    m.add_argument("--cutoffs", type=_cutoffs, default=None,
+                   help="adaptive softmax cluster boundaries over the frequency-sorted ids (default: the ranks "
+                        "whose words cover 87%% and 96.8%% of the training tokens, to two digits: 2000,6000 on "
+                        "the Penn Treebank)")
     m.add_argument("--no-tie", action="store_true", help="do not tie the output rows to the input embeddings")
     m.add_argument("--init-embeddings", metavar="VECTORS",
                    help="initialise the token embeddings from word2vec-format vectors (text or binary; "
@@ -122,12 +124,13 @@ def register(sub) -> None:
     a.set_defaults(run=run_attention)
 
 
-def build_configs(args, vocab_size: int) -> tuple[TransformerConfig, TrainConfig]:
-    """The architecture and the training run the options describe."""
+def build_configs(args, vocab) -> tuple[TransformerConfig, TrainConfig]:
+    """The architecture and the training run the options describe (the output layer's
+    cutoffs, unless given, sized from the vocabulary's training counts)."""
     model = TransformerConfig(
-        vocab_size=vocab_size, context=args.context or ARCH.context, n_layers=args.layers, d_model=args.d_model,
+        vocab_size=len(vocab), context=args.context or ARCH.context, n_layers=args.layers, d_model=args.d_model,
         n_heads=args.heads, d_ff=args.d_ff, dropout=args.dropout, positional=args.positional, output=args.output,
-        cutoffs=args.cutoffs, tie_embeddings=not args.no_tie,
+        cutoffs=args.cutoffs or coverage_cutoffs(vocab.counts), tie_embeddings=not args.no_tie,
     )
     train = TrainConfig(
         batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, decay=args.decay, weight_decay=args.weight_decay,
@@ -164,7 +167,7 @@ def run_transformer(args) -> int:
         run = score_transformer(model, splits, context=args.context, stride=args.stride,
                                 prediction_entropy=args.prediction_entropy)
     else:
-        model_config, train_config = build_configs(args, len(splits.vocab))
+        model_config, train_config = build_configs(args, splits.vocab)
         if not args.resume:  # a resumed run's sizes are its checkpoint's, checked when it is read
             check_training_memory(model_config, train_config.batch_size, splits.train.n_tokens)
             window_stride(model_config.context, args.stride)  # a bad --stride fails now, not after training

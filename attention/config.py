@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
+import numpy as np
+
 from perplex.errors import PerplexError
 from perplex.seeding import MAX_SEED
 
@@ -57,6 +59,8 @@ _SAVED_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
     "str": (lambda v: type(v) is str, "a string"),
     "bool": (lambda v: type(v) is bool, "true or false"),
     "tuple": (lambda v: type(v) in (list, tuple) and all(type(c) is int for c in v), "a list of whole numbers"),
+    # the cutoffs: None only until validation sizes them, so a file always holds the list
+    "tuple | None": (lambda v: type(v) in (list, tuple) and all(type(c) is int for c in v), "a list of whole numbers"),
     "int | None": (lambda v: v is None or type(v) is int, "a whole number or None"),
     "float | None": (lambda v: v is None or _is_number(v), "a finite number or None"),
 }
@@ -132,7 +136,9 @@ class TransformerConfig(_Saved):
     dropout: float = 0.15
     positional: str = "learned"  # "learned" (GPT) or "sinusoidal" (Vaswani et al. §3.5)
     output: str = "adaptive"  # "adaptive" (Grave et al. 2017) or "full" softmax
-    cutoffs: tuple = (2000, 6000)  # adaptive softmax cluster boundaries over the frequency-sorted ids
+    # adaptive softmax cluster boundaries over the frequency-sorted ids; None: sized from the vocabulary
+    # (coverage_cutoffs: the recipes give the training counts, the config alone assumes Zipf's law)
+    cutoffs: tuple | None = None
     div_value: float = 4.0  # tail i has width d_model / div_value^(i+1)
     tie_embeddings: bool = True  # output rows = input embeddings (Press & Wolf 2017)
 
@@ -142,7 +148,9 @@ class TransformerConfig(_Saved):
                "div_value": "the adaptive softmax div_value", "tie_embeddings": "--no-tie"}
 
     def _validate(self, name: Namer) -> None:
-        self.cutoffs = tuple(int(c) for c in self.cutoffs)
+        if self.cutoffs is None and isinstance(self.vocab_size, int) and 2 <= self.vocab_size <= MAX_SIZE:
+            self.cutoffs = coverage_cutoffs(1.0 / np.arange(1, self.vocab_size + 1))
+        self.cutoffs = tuple(int(c) for c in self.cutoffs or ())
         _raise_first_failure([
             _at_least(self.vocab_size, 2, name("vocab_size")),
             _at_least(self.context, 1, name("context")),
@@ -180,6 +188,31 @@ def valid_cutoffs(cutoffs) -> bool:
     """The adaptive softmax's cutoffs: a non-empty list of strictly increasing positive word ranks."""
     cutoffs = list(cutoffs)
     return bool(cutoffs) and cutoffs[0] > 0 and cutoffs == sorted(set(cutoffs))
+
+
+# The share of the training tokens the head, then the head and the first tail, cover.  On the
+# Penn Treebank they give its classic cutoffs, 2,000 and 6,000 (86.9% and 96.8% of its tokens).
+HEAD_COVERAGE = (0.87, 0.968)
+
+
+def coverage_cutoffs(counts, coverage=HEAD_COVERAGE) -> tuple[int, ...]:
+    """Adaptive-softmax cutoffs sized from the training counts of the ids (frequency-sorted,
+    as the vocabulary numbers them): the first rank whose words cover each share of the
+    tokens, to two significant digits.  Cutoffs at or past the vocabulary are left out (a
+    small vocabulary keeps fewer clusters); at least one remains, so the config is valid.
+
+    >>> coverage_cutoffs([50, 20, 10, 5, 5, 4, 3, 2, 1])
+    (5, 7)
+    """
+    counts = np.asarray(counts, np.float64)
+    covered = np.cumsum(counts) / max(counts.sum(), 1e-300)
+    ranks = [int(np.searchsorted(covered, share)) + 1 for share in coverage]
+    cutoffs = []
+    for rank in ranks:
+        rank = int(float(f"{rank:.2g}"))  # 2017 -> 2000: round numbers, and the same cutoffs for similar corpora
+        if (not cutoffs or rank > cutoffs[-1]) and rank < len(counts):
+            cutoffs.append(rank)
+    return tuple(cutoffs) or (max(1, len(counts) - 1),)
 
 
 def cluster_bounds(vocab_size: int, cutoffs) -> list[int]:
