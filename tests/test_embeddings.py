@@ -375,7 +375,7 @@ def test_sgns_gradients_match_autograd():
     tgt = torch.randn(G, c + K, d, generator=g, dtype=torch.float64, requires_grad=True)
     pairs = (torch.rand(G, R, c, generator=g) < 0.5).double()
     pairs[1] = 0  # a group without pairs
-    loss, g_ctx, g_tgt = sgns_loss_and_grads(ctx.detach(), tgt.detach(), pairs, pairs.sum(2), scale=0.5)
+    loss, g_ctx, g_tgt, _ = sgns_loss_and_grads(ctx.detach(), tgt.detach(), pairs, pairs.sum(2), scale=0.5)
     # the loss written directly from its definition: every pair (row r, centre i) has
     # -log sigma(v_r . u_i) - sum_k log sigma(-v_r . u_k)
     ref = 0
@@ -696,3 +696,128 @@ def test_glove_one_sided_eos_pairs_leave_the_words_alone():
     assert fit("none", 1).cooccurrence_[x].nnz == 0  # glove.c's X has no </s> pairs
     with pytest.raises(PerplexError, match="eos_pairs"):
         GloVeConfig(eos_pairs="yes")
+
+
+# --------------------------------------------------------------------------- rare words (--min-count)
+def rare_word_sentences():
+    """Hand-made: "the" is frequent, "cat"/"dog" pass a min-count of 3, the rest are rare
+    (one sentence is rare words only)."""
+    return [["the", "cat", "zyx", "sat", "the", "dog"], ["qua", "qua"], ["the", "cat", "the", "dog", "sat"],
+            ["a", "the", "cat", "blip", "sat", "dog"], ["the", "oddity"]]
+
+
+def test_rare_words_leave_the_stream_as_in_gensim():
+    """Words below --min-count are deleted before windowing, as gensim deletes them: the same
+    vocabulary and, sentence by sentence, the same tokens (each of ours ends with </s>)."""
+    from gensim.models import Word2Vec
+
+    from perplex.embeddings.training import training_stream
+
+    sents = rare_word_sentences()
+    vocab = Vocabulary.build(sents, min_count=3)
+    corpus = encode(sents, vocab)
+    stream, dropped = training_stream(corpus)
+    gensim = Word2Vec(min_count=3, vector_size=4)
+    gensim.build_vocab(sents)
+    assert set(vocab.tokens[2:]) == set(gensim.wv.key_to_index) == {"the", "cat", "sat", "dog"}
+    ours = [[vocab.tokens[i] for i in stream.sentence(k)] for k in range(stream.n_sentences)]
+    theirs = [[w for w in s if w in gensim.wv.key_to_index] for s in sents]
+    assert ours == [s + ["</s>"] for s in theirs]
+    assert ours[1] == ["</s>"]  # a sentence of rare words keeps only its end
+    assert dropped == pytest.approx(6 / corpus.n_tokens)  # zyx, qua, qua, a, blip, oddity
+    assert not stream.oov.any() and stream.vocab is vocab
+    kept, none = training_stream(corpus, "unk")
+    assert kept is corpus and none == 0.0
+
+
+def test_a_literal_unk_is_a_word_and_stays():
+    from perplex.embeddings.training import training_stream
+
+    sents = [["<unk>", "a", "b"], ["a", "<unk>", "rare"]]
+    corpus = encode(sents, Vocabulary.build(sents, min_count=2))
+    stream, dropped = training_stream(corpus)
+    assert [corpus.vocab.tokens[i] for i in stream.ids] == ["<unk>", "a", "</s>", "a", "<unk>", "</s>"]
+    assert dropped == pytest.approx(2 / 8)  # b and rare
+
+
+@pytest.mark.parametrize("method", ["sgns", "glove"])
+def test_the_next_word_model_gives_unk_the_share_of_the_dropped_words(method):
+    sents = grid_sentences(n=600) + [["rare%d" % i, "r0a"] for i in range(150)]
+    vocab = Vocabulary.build(sents, min_count=2)
+    corpus = encode(sents, vocab)
+    if method == "sgns":
+        model = SGNS(SGNSConfig(dim=10, window=2, epochs=2, workers=1)).fit(corpus)
+        lm = sgns_language_model(model, temperature=0.8)
+    else:
+        model = GloVe(GloVeConfig(dim=10, window=2, epochs=3, workers=1, compile=False)).fit(corpus)
+        lm = glove_language_model(model, temperature=0.8)
+    assert model.dropped_share_ == pytest.approx(150 / corpus.n_tokens)
+    assert model.counts_[vocab.unk_id] == 0
+    test = corpus.subset(slice(590, 660))  # grid sentences and rare ones
+    rows = np.concatenate(list(lm.next_distributions(test)))
+    assert np.allclose(rows.sum(1), 1.0, atol=1e-12)
+    assert np.allclose(rows[:, vocab.unk_id], model.dropped_share_)  # r in every context, no softmax share
+    assert np.allclose(lm.log10_probs(test), np.log10(rows[np.arange(test.n_tokens), test.ids]))
+    before = evaluate(lm, test).log10_prob
+    lm.fit_temperature(test)  # fitted on the other tokens, whose P is (1 - r) softmax
+    after = evaluate(lm, test)
+    assert after.zero_prob_tokens == 0 and after.log10_prob >= before
+
+
+def test_rare_words_as_unk_keep_their_vectors():
+    sents = grid_sentences(n=300) + [["rare%d" % i, "r0a"] for i in range(50)]
+    corpus = encode(sents, Vocabulary.build(sents, min_count=2))
+    model = SGNS(SGNSConfig(dim=10, window=2, epochs=1, workers=1, rare_words="unk")).fit(corpus)
+    assert model.dropped_share_ == 0.0 and model.counts_[corpus.vocab.unk_id] == 50
+    with pytest.raises(PerplexError, match="--rare-words"):
+        SGNSConfig(rare_words="keep")
+
+
+# --------------------------------------------------------------------------- divergence
+def bursty_sentences(heavy_share=0.15, n=6000, topics=60, per_topic=80, run=40, seed=0):
+    """Text as articles make it: runs of 40 sentences on one topic, each topic's 80 words
+    Zipf-distributed, and one word ("the") making ``heavy_share`` of the tokens.  A batch of
+    512 consecutive centres then meets the same few words hundreds of times."""
+    rng = np.random.default_rng(seed)
+    zipf = 1.0 / np.arange(1, per_topic + 1)
+    sents = []
+    for i in range(n):
+        topic = (i // run) % topics
+        words = [f"t{topic}w{j}" for j in rng.choice(per_topic, size=int(rng.integers(10, 30)), p=zipf / zipf.sum())]
+        sents.append(["the" if rng.random() < heavy_share else w for w in words])
+    return sents
+
+
+def test_damping_by_hand():
+    from perplex.embeddings.sgns import damping
+
+    buffer = torch.zeros(5)
+    ids = torch.tensor([3, 1, 3, 4])
+    h = torch.tensor([30.0, 10.0, 50.0, 1.0])  # word 3: 80 in all
+    factor = damping(ids, h, lr=0.025, buffer=buffer)
+    # lr * h: word 3 2.0 -> halved; word 1 0.25 and word 4 0.025 -> plain SGD
+    assert torch.allclose(factor, torch.tensor([0.5, 1.0, 0.5, 1.0]))
+    assert not buffer.any()  # left as zeros for the next batch
+
+
+def test_sgns_does_not_diverge_on_bursty_text_with_a_heavy_word(monkeypatch):
+    """Default settings, two Hogwild workers, a word at 14% of the tokens and topical runs:
+    every seed trains.  Without the damping of the batch's summed updates the same runs
+    blow up in their first epoch (they did in 7 of 7 tries: loss 12 to 5e6 per pair)."""
+    import perplex.embeddings.sgns as sgns
+
+    sents = bursty_sentences()
+    corpus = encode(sents, Vocabulary.build(sents))
+    assert 0.10 <= np.mean(corpus.ids == corpus.vocab.id("the")) <= 0.20
+    for seed in (1, 2, 3):
+        model = SGNS(SGNSConfig(seed=seed, epochs=2)).fit(corpus)  # raises PerplexError on divergence
+        assert all(math.isfinite(x) for x in model.losses_)
+        assert model.losses_[-1] < (1 + 5) * math.log(2)  # below the loss of the zero start
+    monkeypatch.setattr(sgns, "damping", lambda ids, h, lr, buffer: torch.ones_like(h))
+    diverged = 0
+    for seed in (1, 2, 3):
+        try:
+            SGNS(SGNSConfig(seed=seed, epochs=2)).fit(corpus)
+        except PerplexError as exc:
+            diverged += "diverged" in str(exc)
+    assert diverged >= 1

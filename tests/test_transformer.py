@@ -20,6 +20,7 @@ from perplex.attention.scoring import TransformerScorer
 from perplex.attention.train import TrainConfig, Trainer, learning_rate, set_seed
 from perplex.attention.windows import shifted_inputs
 from perplex.corpus import Vocabulary, encode
+from perplex.corpus.vocabulary import EOS, UNK
 from perplex.eval import entropy, evaluate
 from perplex.errors import PerplexError
 
@@ -479,11 +480,38 @@ def test_device_choice_and_mixed_precision_setup():
         resolve_device("tpu")
 
 
+def test_the_output_layer_is_sized_from_the_training_counts():
+    """The adaptive softmax's clusters cover 87% and 96.8% of the training tokens: the
+    Penn Treebank's classic 2000,6000, and cutoffs inside any other vocabulary."""
+    from perplex.attention.cli import build_configs
+    from perplex.attention.config import cluster_bounds, coverage_cutoffs
+    from perplex.corpus import load_ptb
+
+    ptb = Vocabulary.build(load_ptb()["train"])
+    assert coverage_cutoffs(ptb.counts) == (2000, 6000)
+    rng = np.random.default_rng(0)
+    for size in (40, 700, 30_000):  # Zipf-like raw text of growing vocabularies
+        words = [f"w{i}" for i in rng.zipf(1.3, size * 20) if i <= size]
+        vocab = Vocabulary.build([words])
+        cutoffs = coverage_cutoffs(vocab.counts)
+        covered = np.cumsum(vocab.counts) / vocab.counts.sum()
+        assert list(cutoffs) == sorted(set(cutoffs)) and 0 < cutoffs[0] and cutoffs[-1] < len(vocab)
+        if len(cutoffs) == 2:  # each cutoff is its share's rank, to two digits
+            assert covered[cutoffs[0] - 1] == pytest.approx(0.87, abs=0.03)
+        args = cli.build_parser().parse_args(["transformer"])
+        model, _ = build_configs(args, vocab)
+        assert model.cutoffs == cutoffs and len(cluster_bounds(len(vocab), model.cutoffs)) >= 3
+    args = cli.build_parser().parse_args(["transformer", "--cutoffs", "10,20"])
+    assert build_configs(args, vocab)[0].cutoffs == (10, 20)  # given cutoffs are kept
+    assert TransformerConfig(vocab_size=50).cutoffs == coverage_cutoffs(1 / np.arange(1, 51))  # no counts: Zipf
+
+
 def test_command_line_defaults_are_the_configs_defaults():
     from perplex.attention.cli import build_configs
     from perplex.attention.config import TrainConfig, TransformerConfig
 
     args = cli.build_parser().parse_args(["transformer"])
-    model, train = build_configs(args, 10_000)
-    assert model == TransformerConfig(vocab_size=10_000)
+    vocab = Vocabulary([EOS, UNK] + [f"w{i}" for i in range(9_998)], np.ones(10_000, np.int64))
+    model, train = build_configs(args, vocab)
+    assert model == TransformerConfig(vocab_size=10_000, cutoffs=(8700, 9700))  # uniform counts: 87% and 96.8%
     assert train == TrainConfig()
