@@ -29,7 +29,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/glove_reference.py
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/glove_reference.py, raw_corpora.py
+
+from raw_corpora import BENCH_CORPORA, load_corpus  # noqa: E402
 
 # stanfordnlp/GloVe C code on PTB train with the settings above, as reported in issue 3.
 GLOVE_C = {"ws353_spearman": 0.157, "simlex_spearman": 0.095, "analogy_accuracy": 0.013,
@@ -48,13 +50,20 @@ def scores(kv) -> dict:
 def run_gensim(sentences, args, seed: int) -> dict:
     from gensim.models import Word2Vec
 
-    n_words = sum(map(len, sentences))
+    n_words = sum(c for c in _counts(sentences).values() if c >= args.min_count)  # what gensim trains on
     start = time.perf_counter()
     model = Word2Vec(sentences, vector_size=args.dim, window=5, negative=5, sample=1e-3, epochs=args.epochs,
-                     sg=1, hs=0, min_count=1, workers=args.workers, seed=seed)
+                     sg=1, hs=0, min_count=args.min_count, workers=args.workers, seed=seed)
     seconds = time.perf_counter() - start
     return {"impl": "gensim", "seed": seed, "seconds": seconds, "tokens": n_words,
             "words_per_second": n_words * args.epochs / seconds, **scores(model.wv)}
+
+
+def _counts(sentences):
+    from collections import Counter
+    from itertools import chain
+
+    return Counter(chain.from_iterable(sentences))
 
 
 def run_ours_sgns(corpus, args, seed: int):
@@ -115,10 +124,20 @@ def main(argv=None) -> int:
     ap.add_argument("--glove-bin", metavar="DIR",
                     help="folder with the reference GloVe C tools (vocab_count, cooccur, shuffle, glove) built from "
                          "github.com/stanfordnlp/GloVe: run them beside ours on the same sentences and seeds")
+    ap.add_argument("--glove-default-only", action="store_true",
+                    help="train only our default GloVe (not also on the C code's X and without torch.compile)")
     ap.add_argument("--skip-lm", action="store_true", help="do not score the next-word models")
     ap.add_argument("--save-vectors", metavar="DIR", help="also write our first-seed SGNS and GloVe vectors there")
+    ap.add_argument("--corpus", choices=BENCH_CORPORA, default="ptb",
+                    help="the Penn Treebank, or a raw-text corpus of bench/raw_corpora.py read with --tokenize "
+                         "--lowercase (prepared on first use)")
+    ap.add_argument("--min-count", type=int, default=None,
+                    help="words seen fewer times are left out, by ours and by gensim alike (default 1 on ptb, "
+                         "whose vocabulary is closed, 5 on the raw corpora)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     args = ap.parse_args(argv)
+    if args.min_count is None:
+        args.min_count = 1 if args.corpus == "ptb" else 5
     if args.glove_bin:
         missing = [t for t in ("vocab_count", "cooccur", "shuffle", "glove")
                    if not os.access(os.path.join(args.glove_bin, t), os.X_OK)]
@@ -126,14 +145,14 @@ def main(argv=None) -> int:
             ap.error(f"--glove-bin {args.glove_bin}: no executable {', '.join(missing)} there; "
                      "build github.com/stanfordnlp/GloVe with make and pass its build folder")
 
-    from perplex.corpus import load_splits
     from perplex.embeddings.language_model import glove_language_model, sgns_language_model
     from perplex.embeddings.vectors import save_vectors
 
-    splits = load_splits()
+    splits = load_corpus(args.corpus, args.min_count)
     out = {"machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}, "settings": vars(args)}
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
-    log(f"PTB train: {splits.train.n_tokens:,} tokens (</s> included), |V| = {len(splits.vocab):,}; "
+    log(f"{args.corpus} train: {splits.train.n_tokens:,} tokens (</s> included), |V| = {len(splits.vocab):,} "
+        f"(--min-count {args.min_count}: {splits.train.oov.mean():.2%} of the tokens below it); "
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     ladder = [ngram_test(splits, "mle", 1, "unigram (MLE)"), ngram_test(splits, "ikn", 2, "bigram (interpolated KN)")]
 
@@ -170,14 +189,14 @@ def main(argv=None) -> int:
             f"{summary['words_per_second']['perplex']:7.0f}")
         log(f"  speed ratio perplex/gensim: {summary['speed_ratio']:.2f}; Spearman within 0.03: {summary['within_0.03']}")
         if args.save_vectors:
-            save_vectors(first_model.keyed_vectors(), os.path.join(args.save_vectors, "ptb_sgns.bin"))
+            save_vectors(first_model.keyed_vectors(), os.path.join(args.save_vectors, f"{args.corpus}_sgns.bin"))
         if not args.skip_lm:
             ladder += language_model_rows(sgns_language_model, first_model, splits)
 
     if not args.skip_glove:
         glove_first = run_glove_section(splits, args, out, log)
         if args.save_vectors:
-            save_vectors(glove_first.keyed_vectors(), os.path.join(args.save_vectors, "ptb_glove.bin"))
+            save_vectors(glove_first.keyed_vectors(), os.path.join(args.save_vectors, f"{args.corpus}_glove.bin"))
         if not args.skip_lm:
             ladder += language_model_rows(glove_language_model, glove_first, splits)
 
@@ -208,14 +227,14 @@ def run_glove_section(splits, args, out, log):
     # like-for-like comparison; the default without torch.compile (what runs where compiling fails)
     default = GloVeConfig()
     variants = [("perplex", default.eos_pairs, default.compile), ("perplex, C's X", "none", default.compile),
-                ("perplex, plain", default.eos_pairs, False)]
+                ("perplex, plain", default.eos_pairs, False)][: 1 if args.glove_default_only else 3]
     rows, first = [], None
     tmp = prepared = None
     if args.glove_bin:
         import glove_reference as ref
 
         tmp = ref.workdir()
-        prepared = ref.prepare(args.glove_bin, splits.sentences["train"], 10, tmp.name)
+        prepared = ref.prepare(args.glove_bin, splits.sentences["train"], 10, tmp.name, args.min_count)
     try:
         for seed in range(1, args.seeds + 1):
             for impl, eos_pairs, compile in variants:
@@ -237,8 +256,10 @@ def run_glove_section(splits, args, out, log):
     finally:
         if tmp is not None:
             tmp.cleanup()
-    ours, ours_same_x, ours_plain = ({k: mean([r for r in rows if r["impl"] == impl], k) for k in GLOVE_KEYS}
-                                     for impl, _, _ in variants)
+    ours, ours_same_x, ours_plain = ({k: mean([r for r in rows if r["impl"] == impl], k) if impl_rows else float("nan")
+                                      for k in GLOVE_KEYS}
+                                     for impl in ("perplex", "perplex, C's X", "perplex, plain")
+                                     for impl_rows in [[r for r in rows if r["impl"] == impl]])
     c_rows = [r for r in rows if r["impl"] == "C"]
     c_here = {k: mean(c_rows, k) for k in GLOVE_KEYS} if c_rows else None
     ours["speed_ratio_vs_C_issue"] = GLOVE_C["seconds_per_iteration"] / ours["seconds_per_iteration"]
@@ -260,7 +281,8 @@ def run_glove_section(splits, args, out, log):
         f"; co-occurrence counting {first.cooccurrence_seconds_:.1f} s")
     log(f"  speed per iteration: {ours['speed_ratio_vs_C_issue']:.2f}x the C code's idle time in the issue" +
         (f", {ours['speed_ratio_vs_C_here']:.2f}x the C code in this run" if c_here else "") +
-        (f"; plain torch (no torch.compile) {ours_plain['speed_ratio_vs_C_here']:.2f}x" if c_here else ""))
+        (f"; plain torch (no torch.compile) {ours_plain['speed_ratio_vs_C_here']:.2f}x"
+         if c_here and not args.glove_default_only else ""))
     return first
 
 

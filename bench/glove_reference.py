@@ -22,14 +22,15 @@ def _run(cmd: list[str], stdin_path: str, stdout_path: str | None, cwd: str) -> 
         subprocess.run(cmd, stdin=fin, stdout=fout, stderr=subprocess.DEVNULL, cwd=cwd, check=True)
 
 
-def prepare(bin_dir: str, sentences, window: int, workdir: str) -> dict:
-    """Write the corpus, count the vocabulary and the co-occurrences once (shared by all seeds)."""
+def prepare(bin_dir: str, sentences, window: int, workdir: str, min_count: int = 1) -> dict:
+    """Write the corpus, count the vocabulary (words seen ``min_count`` times or more) and the
+    co-occurrences once (shared by all seeds)."""
     corpus = os.path.join(workdir, "corpus.txt")
     with open(corpus, "w", encoding="utf-8") as f:
         for s in sentences:
             f.write(" ".join(RENAMED_UNK if w == "<unk>" else w for w in s) + "\n")
     tool = lambda name: os.path.join(bin_dir, name)  # noqa: E731
-    _run([tool("vocab_count"), "-min-count", "1", "-verbose", "0"], corpus, os.path.join(workdir, "vocab.txt"), workdir)
+    _run([tool("vocab_count"), "-min-count", str(min_count), "-verbose", "0"], corpus, os.path.join(workdir, "vocab.txt"), workdir)
     start = time.perf_counter()
     _run([tool("cooccur"), "-memory", "4.0", "-vocab-file", "vocab.txt", "-verbose", "0", "-window-size", str(window),
           "-symmetric", "1"], corpus, os.path.join(workdir, "cooc.bin"), workdir)

