@@ -191,7 +191,7 @@ def fold_overlapping(grads, stride: int):
 
 
 def sgns_loss_and_grads(ctx, tgt, pairs, pair_counts, scale: float = 1.0, with_loss: bool = True,
-                        curvature: bool = False):
+                        norms: tuple | None = None):
     """Loss and gradients of skip-gram negative sampling for groups of windows.
 
     Parameters
@@ -210,8 +210,9 @@ def sgns_loss_and_grads(ctx, tgt, pairs, pair_counts, scale: float = 1.0, with_l
         pass over the gradients).
     with_loss : bool
         False skips the loss (the trainer computes it on a sample of batches).
-    curvature : bool
-        Also return each row's curvature bound (:func:`damping`).
+    norms : (tensor (G, R), tensor (G, c + K)), optional
+        The squared norms of ``ctx``'s and ``tgt``'s rows: given, each row's curvature
+        bound is returned too (:func:`damping`).
 
     Returns
     -------
@@ -242,12 +243,13 @@ def sgns_loss_and_grads(ctx, tgt, pairs, pair_counts, scale: float = 1.0, with_l
                      + (F.softplus(scores[:, :, c:]).sum(2) * pair_counts).sum())
     g = torch.sigmoid(scores)
     curvatures = None
-    if curvature:
+    if norms is not None:
+        ctx_sq, tgt_sq = norms
         q = g * (1.0 - g)
         q[:, :, :c].mul_(pairs)
         q[:, :, c:].mul_(pair_counts.unsqueeze(2))
-        curvatures = (torch.bmm(q, (tgt * tgt).sum(2, keepdim=True)).squeeze(2),  # (G, R)
-                      torch.bmm(q.transpose(1, 2), (ctx * ctx).sum(2, keepdim=True)).squeeze(2))  # (G, c+K)
+        curvatures = (torch.bmm(q, tgt_sq.unsqueeze(2)).squeeze(2),  # (G, R)
+                      torch.bmm(q.transpose(1, 2), ctx_sq.unsqueeze(2)).squeeze(2))  # (G, c+K)
     g[:, :, :c].sub_(1.0).mul_(pairs * scale)
     g[:, :, c:].mul_(pair_counts.unsqueeze(2) * scale)
     grad_ctx = torch.bmm(g, tgt)  # (G, R, c+K) x (G, c+K, d) -> (G, R, d)
@@ -367,11 +369,15 @@ class SGNS:
                 groups = len(centres)
                 tgt_ids = torch.cat([centres, noise[first // c : first // c + groups]], dim=1)  # (G, c+K)
                 ctx_ids, pairs, pair_counts, tgt_ids = (t.to(device) for t in (ctx_ids, pairs, pair_counts, tgt_ids))
-                ctx = overlapping(w_in.index_select(0, ctx_ids), groups, pairs.shape[1], c)  # (G, c+2W, d) view
+                ctx_rows = w_in.index_select(0, ctx_ids)
+                ctx = overlapping(ctx_rows, groups, pairs.shape[1], c)  # (G, c+2W, d) view
+                tgt = rows(w_out, tgt_ids)
+                # squared norms for the damping, of each gathered row once (not of the overlapping view)
+                ctx_sq = (ctx_rows * ctx_rows).sum(1).as_strided((groups, pairs.shape[1]), (c, 1))
                 # The loss is only reported: computing it on every 4th batch saves most of its softplus passes.
                 with_loss = k % (4 * cfg.workers) < cfg.workers
                 loss, g_ctx, g_tgt, (h_ctx, h_tgt) = sgns_loss_and_grads(
-                    ctx, rows(w_out, tgt_ids), pairs, pair_counts, -lr, with_loss, curvature=True)
+                    ctx, tgt, pairs, pair_counts, -lr, with_loss, norms=(ctx_sq, (tgt * tgt).sum(2)))
                 tgt_flat = tgt_ids.reshape(-1)
                 buffer = buffers.setdefault(worker, torch.zeros(vocab_size, device=device))
                 g_ctx = fold_overlapping(g_ctx, c)

@@ -388,6 +388,16 @@ def test_sgns_gradients_match_autograd():
     assert torch.allclose(g_ctx, 0.5 * ctx.grad) and torch.allclose(g_tgt, 0.5 * tgt.grad)
     assert (g_ctx[1] == 0).all() and (g_tgt[1] == 0).all()  # no pairs, no gradient
     assert sgns_loss_and_grads(ctx.detach(), tgt.detach(), pairs, pairs.sum(2), with_loss=False)[0] is None
+    # each row's curvature bound: the sum over its terms of sigma(s) (1 - sigma(s)) |x|^2, x the vector it meets
+    c_, t_ = ctx.detach(), tgt.detach()
+    h_ctx, h_tgt = sgns_loss_and_grads(c_, t_, pairs, pairs.sum(2), norms=((c_ * c_).sum(2), (t_ * t_).sum(2)))[3]
+    ref_ctx, ref_tgt = torch.zeros(G, R, dtype=torch.float64), torch.zeros(G, c + K, dtype=torch.float64)
+    for gi, r, i in pairs.nonzero().tolist():
+        for t in [i] + list(range(c, c + K)):
+            p = torch.sigmoid(c_[gi, r] @ t_[gi, t])
+            ref_ctx[gi, r] += p * (1 - p) * (t_[gi, t] @ t_[gi, t])
+            ref_tgt[gi, t] += p * (1 - p) * (c_[gi, r] @ c_[gi, r])
+    assert torch.allclose(h_ctx, ref_ctx) and torch.allclose(h_tgt, ref_tgt)
 
 
 def test_sgns_recovers_planted_structure(sgns_grid):
