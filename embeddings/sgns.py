@@ -257,24 +257,31 @@ def sgns_loss_and_grads(ctx, tgt, pairs, pair_counts, scale: float = 1.0, with_l
     return loss, grad_ctx, grad_tgt, curvatures
 
 
-def damping(ids, curvature, lr: float, buffer):
+def damping(ids, curvature, lr: float, buffer, rows):
     """The factor each gathered row's update is multiplied by: 1 / max(1, lr * h_w), h_w the
-    curvature bounds of all the batch's rows of word w added up.
+    curvature bounds of all the batch's terms of parameter row w added up.
 
     A batch sums the updates of every pair it holds, all computed from the same
-    parameters.  A word met in many of them (a very frequent word, as a context, a
-    centre or a noise word) then takes one step of lr times the sum, where sequential
-    SGD would have taken many small steps, each seeing the last: when lr * h_w > 2 that
-    step lands further from the minimum of the word's own loss than it started, and
-    training diverges.  Scaled down, it stops at most at that minimum (a Newton step
-    along the gradient, h_w bounding the curvature); the many words with lr * h_w <= 1
-    keep plain SGD's step.
+    parameters.  A word met in many of them (a very frequent word, or the topic words
+    of an article, as a context, a centre or a noise word) then takes one step of lr
+    times the sum, where sequential SGD would have taken many small steps, each seeing
+    the last: when lr * h_w > 2 that step lands further from the minimum of the word's
+    own loss than it started, and training diverges.  Scaled down, it stops at most at
+    that minimum (a Newton step along the gradient, h_w bounding the curvature); the
+    many words with lr * h_w <= 1 keep plain SGD's step.
 
-    ``buffer`` is a float tensor (V,) of zeros, left as zeros afterwards.
+    Parameters
+    ----------
+    ids, curvature : tensors (n,)
+        The parameter row of each term and its bound (rows may repeat).
+    buffer : float tensor
+        Zeros, one per parameter row; left as zeros afterwards.
+    rows : int64 tensor (m,)
+        The rows whose factors are wanted; they must include every row of ``ids``.
     """
     buffer.index_add_(0, ids, curvature)
-    factor = 1.0 / (lr * buffer[ids]).clamp_(min=1.0)
-    buffer.index_fill_(0, ids, 0.0)
+    factor = (buffer[rows] * lr).clamp_(min=1.0).reciprocal_()
+    buffer.index_fill_(0, rows, 0.0)
     return factor
 
 
@@ -358,7 +365,7 @@ class SGNS:
             noise = draw_negatives(cum_noise, (math.ceil(n / c), cfg.negative), gen)  # K per group
             # per worker: loss and pairs of the batches whose loss was computed, centres done
             sums = torch.zeros(cfg.workers, 3, dtype=torch.float64)
-            buffers = {}  # per worker: the (V,) zeros damping() adds curvatures in
+            buffers = {}  # per worker: the (2V,) zeros damping() adds curvatures in
 
             def step(k: int, worker: int) -> None:
                 first, last = k * batch, min((k + 1) * batch, n)  # centre positions
@@ -379,13 +386,14 @@ class SGNS:
                 loss, g_ctx, g_tgt, (h_ctx, h_tgt) = sgns_loss_and_grads(
                     ctx, tgt, pairs, pair_counts, -lr, with_loss, norms=(ctx_sq, (tgt * tgt).sum(2)))
                 tgt_flat = tgt_ids.reshape(-1)
-                buffer = buffers.setdefault(worker, torch.zeros(vocab_size, device=device))
-                g_ctx = fold_overlapping(g_ctx, c)
-                g_ctx *= damping(ctx_ids, fold_overlapping(h_ctx.unsqueeze(2), c).squeeze(1), lr, buffer).unsqueeze(1)
-                g_tgt = g_tgt.reshape(-1, cfg.dim)
-                g_tgt *= damping(tgt_flat, h_tgt.reshape(-1), lr, buffer).unsqueeze(1)
-                w_in.index_add_(0, ctx_ids, g_ctx)
-                w_out.index_add_(0, tgt_flat, g_tgt)
+                # one damping pass over both matrices: input rows are 0..V-1, output rows V..2V-1
+                buffer = buffers.setdefault(worker, torch.zeros(2 * vocab_size, device=device))
+                window_ids = ctx_ids.as_strided((groups, pairs.shape[1]), (c, 1)).reshape(-1)
+                factor = damping(torch.cat([window_ids, tgt_flat + vocab_size]),
+                                 torch.cat([h_ctx.reshape(-1), h_tgt.reshape(-1)]), lr, buffer,
+                                 torch.cat([ctx_ids, tgt_flat + vocab_size]))
+                w_in.index_add_(0, ctx_ids, fold_overlapping(g_ctx, c).mul_(factor[: len(ctx_ids), None]))
+                w_out.index_add_(0, tgt_flat, g_tgt.reshape(-1, cfg.dim).mul_(factor[len(ctx_ids) :, None]))
                 if with_loss:
                     sums[worker, 0] += loss
                     sums[worker, 1] += float(pairs.sum())
