@@ -290,7 +290,7 @@ def batch_centres(cfg: SGNSConfig, vocab_size: int) -> int:
 
     The updates of a batch are summed, and on a small vocabulary every word recurs many
     times in one batch, so they overshoot: the batch shrinks to vocabulary / (4 x workers)
-    centres (PTB's 10,000 words keep the full 512; a 34-word corpus trains with 16)."""
+    centres (PTB's 10,000 words keep the full 1,024; a 34-word corpus trains with 16)."""
     c = cfg.share_negatives
     batch = max(16, min(cfg.batch_size, vocab_size // (4 * cfg.workers)))
     return c * math.ceil(batch / c)
@@ -387,7 +387,9 @@ class SGNS:
                     ctx, tgt, pairs, pair_counts, -lr, with_loss, norms=(ctx_sq, (tgt * tgt).sum(2)))
                 tgt_flat = tgt_ids.reshape(-1)
                 # one damping pass over both matrices: input rows are 0..V-1, output rows V..2V-1
-                buffer = buffers.setdefault(worker, torch.zeros(2 * vocab_size, device=device))
+                buffer = buffers.get(worker)
+                if buffer is None:
+                    buffer = buffers[worker] = torch.zeros(2 * vocab_size, device=device)
                 window_ids = ctx_ids.as_strided((groups, pairs.shape[1]), (c, 1)).reshape(-1)
                 factor = damping(torch.cat([window_ids, tgt_flat + vocab_size]),
                                  torch.cat([h_ctx.reshape(-1), h_tgt.reshape(-1)]), lr, buffer,
