@@ -77,6 +77,18 @@ def _oov_rates(data: Splits) -> str:
     return ", ".join(f"{name} {c.oov.mean():.2%}" for name, c in data.corpora.items() if name != "train")
 
 
+def _rare_words(data: Splits) -> str:
+    """What each family does with the training words left out of the vocabulary."""
+    train = data.corpora["train"]
+    share = float(train.oov.mean())
+    if not share:
+        return ("none: every training word is in the vocabulary (a <unk> written in the text, as in the Penn "
+                "Treebank, is a word like the others)")
+    return (f"{share:.2%} of the training tokens are words below --min-count (or beyond --max-vocab). The n-grams "
+            "and the Transformer read them as <unk>; the embeddings delete them from their training stream before "
+            "windowing, as word2vec, gensim and GloVe do, and their next-word models give <unk> that share")
+
+
 def summary_section(run: ReportRun, best: tuple[str, Evaluation, str], best_ngram_row: Scored) -> Section:
     data, b = run.data, run.budget
     counts = ", ".join(f"{name} {c.n_tokens:,}" for name, c in data.corpora.items())
@@ -87,6 +99,7 @@ def summary_section(run: ReportRun, best: tuple[str, Evaluation, str], best_ngra
         ["data", f"{data.source}; tokens: {counts}"],
         ["vocabulary", f"{len(data.vocab):,} words from train (</s> and <unk> included); OOV rate: "
                        f"{_oov_rates(data)}"],
+        ["rare words", _rare_words(data)],
         ["tuning data", f"every tuned choice (orders, add-k's k, temperatures, the Transformer's kept "
                         f"checkpoint, the interpolation weight) was made on {data.describe_valid()}"],
         ["mode and budget", f"{b.name}: {b.describe()}"],

@@ -45,24 +45,50 @@ def train_vectors(run, cache: ResultCache, method: str, backend: str, epochs: in
     return evals, extra, vectors_path
 
 
+def _example_queries(kv, n: int = 3) -> list[tuple[str, str, str]]:
+    """Analogy queries the vectors' vocabulary covers: ours (chosen on the Penn Treebank), then
+    the first covered question of each section of questions-words, as a b c (a − b + c)."""
+    from perplex.embeddings.evaluation import ANALOGY_FILE, dataset_path
+
+    queries = [q for q in EXAMPLE_QUERIES if all(w in kv.key_to_index for w in q)]
+    sections_done: set = set()
+    section = ""
+    with open(dataset_path(ANALOGY_FILE), encoding="utf-8") as f:
+        for line in f:
+            if len(queries) >= n:
+                break
+            if line.startswith(":"):
+                section = line
+                continue
+            a, b, c, d = (line.lower().split() + ["", "", "", ""])[:4]
+            if section not in sections_done and all(w in kv.key_to_index for w in (a, b, c, d)):
+                queries.append((b, a, c))  # a : b :: c : d, asked as b - a + c
+                sections_done.add(section)
+    return queries[:n]
+
+
+def _example_words(kv, n: int = 4) -> list[str]:
+    """Words to show neighbours of: ours where the vocabulary has them, then frequent words of
+    the vocabulary itself (letters only, 5 or more, past the 50 most frequent words)."""
+    words = [w for w in EXAMPLE_WORDS if w in kv.key_to_index]
+    for w in kv.index_to_key[50:2000]:
+        if len(words) >= n:
+            break
+        if len(w) >= 5 and w.isalpha() and w not in words:
+            words.append(w)
+    return words[:n]
+
+
 def _examples(kv) -> list[list[str]]:
-    """The example queries' answers (an out-of-vocabulary word shows its message, as the CLI does)."""
+    """The example queries' answers, on words the vocabulary holds."""
     from perplex.embeddings.queries import analogy, most_similar
-    from perplex.errors import PerplexError
 
     rows = []
-    for a, b, c in EXAMPLE_QUERIES:
-        try:
-            answer = ", ".join(w for w, _ in analogy(kv, a, b, c, topn=3))
-        except PerplexError as exc:
-            answer = f"({exc})"
+    for a, b, c in _example_queries(kv):
+        answer = ", ".join(w for w, _ in analogy(kv, a, b, c, topn=3))
         rows.append([f"{a} − {b} + {c}", answer])
-    for w in EXAMPLE_WORDS:
-        try:
-            answer = ", ".join(x for x, _ in most_similar(kv, w, topn=5))
-        except PerplexError as exc:
-            answer = f"({exc})"
-        rows.append([f"neighbours of {w}", answer])
+    for w in _example_words(kv):
+        rows.append([f"neighbours of {w}", ", ".join(x for x, _ in most_similar(kv, w, topn=5))])
     return rows
 
 
@@ -83,8 +109,10 @@ def embeddings_section(run, cache: ResultCache):
             vectors[label] = kv
             s = evaluate_all(kv)
             by_split = {e.split: e for e in evals}
-            rows.append([label, str(epochs), _defined(s.analogies.accuracy, "{:.2%}"), f"{s.analogies.covered:,}",
-                         _defined(s.ws353.spearman, "{:.3f}"), _defined(s.simlex.spearman, "{:.3f}"),
+            rows.append([label, str(epochs), _defined(s.analogies.accuracy, "{:.2%}"),
+                         f"{s.analogies.covered:,} of {s.analogies.total:,}",
+                         _defined(s.ws353.spearman, "{:.3f}") + _pairs(s.ws353),
+                         _defined(s.simlex.spearman, "{:.3f}") + _pairs(s.simlex),
                          fmt(by_split["test"].perplexity, 2) if "test" in by_split else "-",
                          f"{extra['temperature']:.4g}", f"{extra['seconds']:.0f}"])
             if "test" in by_split:
@@ -92,20 +120,28 @@ def embeddings_section(run, cache: ResultCache):
                                      f"P(w | previous word); temperature {extra['temperature']:.4g} fitted on {tuned_on}"))
     section.add(
         "Skip-gram with negative sampling (dim 100, window 5, 5 negatives, sample 1e-3) and GloVe (dim 100, "
-        "window 10, x_max 100, α 0.75, W + W̃), trained on the same training ids with one worker each (so the "
+        "window 10, x_max 100, α 0.75, W + W̃), trained on the same training ids (the words below --min-count "
+        "deleted first, as word2vec, gensim and GloVe do) with one worker each (so the "
         "same command gives the same vectors); gensim's skip-gram with the same settings is the reference. "
         "Analogies: Google's questions-words (3CosAdd) over the covered questions; similarity: Spearman "
-        "correlation on WordSim353 and SimLex-999 (gensim's copies). Each method also defines a next-word model "
+        "correlation on WordSim353 and SimLex-999 (gensim's copies) over the pairs whose two words the "
+        "vocabulary holds; with another corpus than the Penn Treebank the covered share changes, and the "
+        "figures of two corpora compare only on the pairs both cover. Each method also defines a next-word model "
         "P(w | previous word) from its trained parameters, scored on the same test tokens as the n-grams, with "
         f"one temperature fitted on {tuned_on}.",
-        Table(["vectors", "epochs", "analogy acc.", "covered", "WS353 ρ", "SimLex ρ", "test PPL", "temperature",
-               "train (s)"], rows),
+        Table(["vectors", "epochs", "analogy acc.", "questions covered", "WS353 ρ (pairs covered)",
+               "SimLex ρ (pairs covered)", "test PPL", "temperature", "train (s)"], rows),
         Table(["query (SGNS, ours)", "answer"], _examples(vectors["SGNS (ours)"]), "Example queries"),
     )
     png = run.figure_path("embeddings_pca.png")
     plot_words(vectors["SGNS (ours)"], png, top=60, title="SGNS vectors: PCA of the 60 most frequent words")
     section.add(Figure(png, "2-D PCA map of the 60 most frequent words (SGNS, ours)"))
     return section, scored
+
+
+def _pairs(result) -> str:
+    """How many of a similarity set's pairs the vocabulary covers, e.g. " (318 of 353)"."""
+    return f" ({result.pairs:,} of {result.pairs + result.oov_pairs:,})"
 
 
 def _defined(value: float, template: str) -> str:

@@ -219,3 +219,26 @@ def test_report_renders_in_headless_chromium(small_report):
     assert facts["tables"] >= 6 and facts["empty_tables"] == 0
     assert facts["height"] > 2000
     assert shot.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_a_raw_text_report_shows_its_vocabulary_and_rare_words(tmp_path):
+    """Raw English text (gensim's Lee news corpus, cased, punctuated, an open vocabulary) read
+    with --tokenize --lowercase --min-count 2: the page says how much of the text is rare and
+    what each family does with it, how much of each evaluation set the vocabulary covers, and
+    its examples use words of that vocabulary."""
+    from gensim.test.utils import datapath
+
+    raw = tmp_path / "lee.txt"
+    raw.write_text(open(datapath("lee_background.cor"), encoding="utf-8").read())
+    md = _report(tmp_path / "out", "--train", raw, "--tokenize", "--lowercase", "--min-count", "2",
+                 "--split", "80/10/10")
+    rare = _table_row(md, "rare words")[1]
+    share = float(re.match(r"([\d.]+)% of the training tokens", rare).group(1))
+    assert 5 < share < 40 and "delete them from their training stream" in rare
+    assert re.search(r"OOV rate: valid [\d.]+%, test [\d.]+%", _table_row(md, "vocabulary")[1])
+    ours = _table_row(md, "SGNS (ours)")
+    assert re.fullmatch(r"-?[\d.]+ \(\d+ of 353\)", ours[4]) and re.fullmatch(r"-?[\d.]+ \(\d+ of 999\)", ours[5])
+    assert re.fullmatch(r"\d[\d,]* of 19,544", ours[3])
+    examples = [line for line in md.split("Example queries")[1].splitlines() if line.startswith("| neighbours of")]
+    assert examples and not any("(" in line for line in examples)  # words of the vocabulary, no error messages
+    assert "cutoffs sized from the training counts" in md
