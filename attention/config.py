@@ -59,11 +59,13 @@ _SAVED_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
     "str": (lambda v: type(v) is str, "a string"),
     "bool": (lambda v: type(v) is bool, "true or false"),
     "tuple": (lambda v: type(v) in (list, tuple) and all(type(c) is int for c in v), "a list of whole numbers"),
-    # the cutoffs: None only until validation sizes them, so a file always holds the list
-    "tuple | None": (lambda v: type(v) in (list, tuple) and all(type(c) is int for c in v), "a list of whole numbers"),
     "int | None": (lambda v: v is None or type(v) is int, "a whole number or None"),
     "float | None": (lambda v: v is None or _is_number(v), "a finite number or None"),
 }
+
+
+# the cutoffs: None only until validation sizes them, so a file always holds the list
+_SAVED_TYPES["tuple | None"] = _SAVED_TYPES["tuple"]
 
 
 class _Saved:

@@ -150,8 +150,6 @@ def tokenize_raw(text: str, lowercase: bool = False) -> list[Sentence]:
     return sentences
 
 
-
-
 def read_sentences(path: str | os.PathLike, tokenize: bool = False, lowercase: bool = False) -> list[Sentence]:
     """Read a file or folder into sentences (see the module docstring for the two modes)."""
     text = read_text(path)

@@ -6,7 +6,7 @@ torch, gensim and matplotlib are imported only inside the handlers.
 
 from __future__ import annotations
 
-from perplex.embeddings.config import MAX_SEED, GloVeConfig, SGNSConfig  # torch-free: the options' defaults are the configs'
+from perplex.embeddings.config import MAX_SEED, RARE_WORDS, GloVeConfig, SGNSConfig  # torch-free: the options' defaults are the configs'
 from perplex.device import DEVICES
 from perplex.embeddings.recipe import BACKENDS, METHODS
 from perplex.cli_common import (Formatter, PerplexError, add_data_options, check_outputs, load_data,
@@ -67,7 +67,7 @@ def register(sub) -> None:
                    help="glove: run the update as plain torch calls instead of compiling it with torch.compile "
                         "(which needs a C++ compiler and takes 5-20 s the first time, cached on disk, and "
                         "makes an epoch about 1.7x faster)")
-    g.add_argument("--rare-words", choices=("drop", "unk"), default=SG.rare_words,
+    g.add_argument("--rare-words", choices=RARE_WORDS, default=SG.rare_words,
                    help="the words below --min-count (or beyond --max-vocab). drop: deleted from the training "
                         "stream before the windows are drawn, as word2vec, gensim and GloVe's cooccur do; the "
                         "next-word model gives <unk> their share of the tokens. unk: trained as one <unk> word")

@@ -30,9 +30,12 @@ def _check_at_most(owner: str, name: str, value, limit, why: str) -> None:
         raise PerplexError(f"{owner}: {_option(name)} must be at most {limit:,} ({why}), got {value:,}")
 
 
+RARE_WORDS = ("drop", "unk")  # what the trainers do with the words below --min-count (training_stream)
+
+
 def _check_common(owner: str, cfg) -> None:
     """The settings both trainers share: seed, epochs and workers in their sane ranges."""
-    if cfg.rare_words not in ("drop", "unk"):
+    if cfg.rare_words not in RARE_WORDS:
         raise PerplexError(f"{owner}: --rare-words must be 'drop' or 'unk', got {cfg.rare_words!r}")
     if not 0 <= cfg.seed <= MAX_SEED:
         raise PerplexError(f"{owner}: --seed must be between 0 and {MAX_SEED} (numpy's range), got {cfg.seed}")

@@ -391,9 +391,9 @@ class SGNS:
                 if buffer is None:
                     buffer = buffers[worker] = torch.zeros(2 * vocab_size, device=device)
                 window_ids = ctx_ids.as_strided((groups, pairs.shape[1]), (c, 1)).reshape(-1)
-                factor = damping(torch.cat([window_ids, tgt_flat + vocab_size]),
-                                 torch.cat([h_ctx.reshape(-1), h_tgt.reshape(-1)]), lr, buffer,
-                                 torch.cat([ctx_ids, tgt_flat + vocab_size]))
+                out_rows = tgt_flat + vocab_size
+                factor = damping(torch.cat([window_ids, out_rows]), torch.cat([h_ctx.reshape(-1), h_tgt.reshape(-1)]),
+                                 lr, buffer, torch.cat([ctx_ids, out_rows]))
                 w_in.index_add_(0, ctx_ids, fold_overlapping(g_ctx, c).mul_(factor[: len(ctx_ids), None]))
                 w_out.index_add_(0, tgt_flat, g_tgt.reshape(-1, cfg.dim).mul_(factor[len(ctx_ids) :, None]))
                 if with_loss:

@@ -8,9 +8,8 @@ import warnings
 import numpy as np
 
 from perplex.corpus.encoded import EncodedCorpus
+from perplex.embeddings.config import RARE_WORDS
 from perplex.errors import PerplexError
-
-RARE_WORDS = ("drop", "unk")  # what the trainers do with the words below --min-count
 
 
 def training_stream(corpus: EncodedCorpus, rare_words: str = "drop") -> tuple[EncodedCorpus, float]:

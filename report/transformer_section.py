@@ -27,15 +27,15 @@ def _configs(run):
     return TransformerConfig(vocab_size=len(vocab), cutoffs=coverage_cutoffs(vocab.counts)), TrainConfig(seed=SEED, **budget)
 
 
-def output_layer(vocab) -> str:
-    """The adaptive softmax's clusters in words: how many ranks each covers and their share of
-    the training tokens (the cutoffs are sized from those counts, not fixed)."""
+def output_layer(vocab, cutoffs) -> str:
+    """The adaptive softmax's clusters in words: the ids each covers and their share of the
+    training tokens (``cutoffs`` the trained config's, sized from those counts)."""
     import numpy as np
 
-    from perplex.attention.config import cluster_bounds, coverage_cutoffs
+    from perplex.attention.config import cluster_bounds
 
     covered = np.cumsum(vocab.counts) / max(int(vocab.counts.sum()), 1)
-    bounds = cluster_bounds(len(vocab), coverage_cutoffs(vocab.counts))
+    bounds = cluster_bounds(len(vocab), cutoffs)
     shares = [covered[hi - 1] - (covered[lo - 1] if lo else 0) for lo, hi in zip(bounds, bounds[1:])]
     parts = [f"{'head' if i == 0 else f'tail {i}'} ids {lo:,}–{hi - 1:,} ({share:.1%}"
              + (" of the training tokens)" if i == 0 else ")")
@@ -92,7 +92,7 @@ def transformer_section(run, cache: ResultCache):
     main_split, main_extra, main_ckpt = results["Transformer"]
     section.add(
         f"A GPT-style decoder ({main_extra['parameters']:,} parameters: 2 layers, d_model {d_model}, 4 heads, "
-        f"adaptive softmax: {output_layer(run.data.vocab)}) trained for {b.transformer()} (seed {SEED}) on the same training ids (`</s>` between "
+        f"adaptive softmax: {output_layer(run.data.vocab, _configs(run)[0].cutoffs)}) trained for {b.transformer()} (seed {SEED}) on the same training ids (`</s>` between "
         f"sentences); the kept model is the best on {tuned_on} among the curve's points. Every figure, the "
         f"curve's and the final ones, is scored by `eval/` on every token once: {main_extra['describe']}. The "
         "same budget is spent with the token embeddings initialized at random and from SGNS and GloVe vectors "
