@@ -156,7 +156,7 @@ def _show_tensor(value) -> str:
 def expected_shapes(c: TransformerConfig) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every tensor ``TransformerLM(c).state_dict()`` holds, without building it
     (tests check it against the model)."""
-    V, d, ff = c.vocab_size, c.d_model, c.d_ff
+    V, d, ff = c.classes, c.d_model, c.d_ff  # rows: the model's classes (rare words share one)
     shapes = {"tok_emb.weight": (V, d)}
     if c.positional == "learned":
         shapes["pos_enc.table.weight"] = (c.context, d)
@@ -187,7 +187,7 @@ def _check_weights(weights, config: TransformerConfig) -> None:
         raise PerplexError(f"model is {describe(weights)}, expected a dictionary of named tensors")
     # each layer and each adaptive tail has its own tensors: a config asking for more than the file
     # holds is refused before listing the names of that many
-    tails = len(cluster_bounds(config.vocab_size, config.cutoffs)) - 2 if config.output == "adaptive" else 0
+    tails = len(cluster_bounds(config.classes, config.cutoffs)) - 2 if config.output == "adaptive" else 0
     if config.n_layers + tails > len(weights):
         raise PerplexError(f"its config asks for {config.n_layers} layers and {tails} adaptive tails "
                            f"but model holds only {len(weights)} tensors")
@@ -237,7 +237,7 @@ def load_checkpoint(
     config = TransformerConfig.from_saved(state["config"], "config")
     check_memory(loading_bytes(config), f"loading {path} ({config.n_layers} layers, d_model {config.d_model}, "
                                         f"context {config.context}, {config.vocab_size:,} words)")
-    model = TransformerLM(config)
+    model = TransformerLM(config, saved_vocab.counts)
     model.load_state_dict(state["model"])  # read_checkpoint checked every name and shape
     model = model.to(device).eval()
     _check_predictions(model, path)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from perplex.attention.config import TrainConfig, TransformerConfig, coverage_cutoffs
+from perplex.attention.config import TrainConfig, TransformerConfig, sized_config
+from perplex.attention.rare import RARE_BELOW
 from perplex.cli_common import (Formatter, add_data_options, check_outputs, finite_float, load_data, positive_float,
                                  positive_int, print_results, progress_enabled, seed_int)
 from perplex.device import DEVICES
@@ -71,6 +72,11 @@ def register(sub) -> None:
                    help="adaptive softmax cluster boundaries over the frequency-sorted ids (default: the ranks "
                         "whose words cover 87%% and 96.8%% of the training tokens, to two digits: 2000,6000 on "
                         "the Penn Treebank)")
+    m.add_argument("--rare-below", type=positive_int, default=RARE_BELOW, metavar="K",
+                   help="words seen fewer than K times in training share <unk>'s class: one embedding and one "
+                        "output entry, the class's probability split among its words by their training counts "
+                        "(the rest, by absolute discounting, to <unk>); the scores stay over the whole "
+                        "vocabulary. 1: every word its own class")
     m.add_argument("--no-tie", action="store_true", help="do not tie the output rows to the input embeddings")
     m.add_argument("--init-embeddings", metavar="VECTORS",
                    help="initialise the token embeddings from word2vec-format vectors (text or binary; "
@@ -125,12 +131,12 @@ def register(sub) -> None:
 
 
 def build_configs(args, vocab) -> tuple[TransformerConfig, TrainConfig]:
-    """The architecture and the training run the options describe (the output layer's
-    cutoffs, unless given, sized from the vocabulary's training counts)."""
-    model = TransformerConfig(
-        vocab_size=len(vocab), context=args.context or ARCH.context, n_layers=args.layers, d_model=args.d_model,
-        n_heads=args.heads, d_ff=args.d_ff, dropout=args.dropout, positional=args.positional, output=args.output,
-        cutoffs=args.cutoffs or coverage_cutoffs(vocab.counts), tie_embeddings=not args.no_tie,
+    """The architecture and the training run the options describe (the rare words' shared
+    class and the output layer's cutoffs, unless given, sized from the vocabulary's training counts)."""
+    model = sized_config(
+        vocab.counts, args.rare_below, args.cutoffs, context=args.context or ARCH.context, n_layers=args.layers,
+        d_model=args.d_model, n_heads=args.heads, d_ff=args.d_ff, dropout=args.dropout, positional=args.positional,
+        output=args.output, tie_embeddings=not args.no_tie,
     )
     train = TrainConfig(
         batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, decay=args.decay, weight_decay=args.weight_decay,

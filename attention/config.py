@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from perplex.attention.rare import RARE_BELOW, class_counts, own_classes
 from perplex.errors import PerplexError
 from perplex.seeding import MAX_SEED
 
@@ -76,6 +77,7 @@ class _Saved:
     """
 
     OPTIONS: dict[str, str] = {}  # field -> its command-line option (or description)
+    OPTIONAL_SAVED: tuple[str, ...] = ()  # fields older files lack (read as None)
 
     def __post_init__(self):
         self._validate(lambda name: self.OPTIONS.get(name, name))
@@ -99,6 +101,7 @@ class _Saved:
         if type(d) is not dict:
             raise PerplexError(f"{where} is {describe(d)}, expected a dictionary of settings")
         names = [f.name for f in fields(cls)]
+        d = {**{n: None for n in cls.OPTIONAL_SAVED if n not in d}, **d}
         missing = [n for n in names if n not in d]
         unknown = [k for k in d if k not in names]
         if missing or unknown:
@@ -141,20 +144,30 @@ class TransformerConfig(_Saved):
     # adaptive softmax cluster boundaries over the frequency-sorted ids; None: sized from the vocabulary
     # (coverage_cutoffs: the recipes give the training counts, the config alone assumes Zipf's law)
     cutoffs: tuple | None = None
+    # the model's own classes: ids 0 .. classes-1 (</s>, <unk> and the words seen at least --rare-below
+    # times); the rarer ids share <unk>'s class (perplex.attention.rare).  None: every word its own class
+    classes: int | None = None
     div_value: float = 4.0  # tail i has width d_model / div_value^(i+1)
     tie_embeddings: bool = True  # output rows = input embeddings (Press & Wolf 2017)
 
     OPTIONS = {"vocab_size": "the vocabulary size", "context": "--context", "n_layers": "--layers",
                "d_model": "--d-model", "n_heads": "--heads", "d_ff": "--d-ff", "dropout": "--dropout",
                "positional": "--positional", "output": "--output", "cutoffs": "--cutoffs",
-               "div_value": "the adaptive softmax div_value", "tie_embeddings": "--no-tie"}
+               "classes": "the model's classes (--rare-below)", "div_value": "the adaptive softmax div_value", "tie_embeddings": "--no-tie"}
+
+    OPTIONAL_SAVED = ("classes",)  # added after the first checkpoints: absent means None
 
     def _validate(self, name: Namer) -> None:
-        if self.cutoffs is None and isinstance(self.vocab_size, int) and 2 <= self.vocab_size <= MAX_SIZE:
-            self.cutoffs = coverage_cutoffs(1.0 / np.arange(1, self.vocab_size + 1))
+        if self.classes is None:
+            self.classes = self.vocab_size
+        if self.cutoffs is None and type(self.classes) is int and 2 <= self.classes <= MAX_SIZE:
+            self.cutoffs = coverage_cutoffs(1.0 / np.arange(1, self.classes + 1))
         self.cutoffs = tuple(int(c) for c in self.cutoffs or ())
         _raise_first_failure([
             _at_least(self.vocab_size, 2, name("vocab_size")),
+            _at_least(self.classes, 2, name("classes")),
+            (self.classes <= self.vocab_size,
+             f"{name('classes')} ({self.classes}) cannot exceed {name('vocab_size')} ({self.vocab_size})"),
             _at_least(self.context, 1, name("context")),
             _at_least(self.n_layers, 1, name("n_layers")),
             _at_least(self.d_model, 1, name("d_model")),
@@ -184,6 +197,15 @@ class TransformerConfig(_Saved):
         d = asdict(self)
         d["cutoffs"] = list(self.cutoffs)
         return d
+
+
+def sized_config(counts, rare_below: int = RARE_BELOW, cutoffs=None, **fields) -> TransformerConfig:
+    """The architecture for a vocabulary of these training counts: the words seen fewer than
+    ``rare_below`` times share ``<unk>``'s class, and the output layer's cutoffs (unless given)
+    are sized from the classes' counts.  ``fields``: the other settings."""
+    classes = own_classes(counts, rare_below)
+    cutoffs = cutoffs or coverage_cutoffs(class_counts(counts, classes))
+    return TransformerConfig(vocab_size=len(counts), classes=classes, cutoffs=cutoffs, **fields)
 
 
 def valid_cutoffs(cutoffs) -> bool:

@@ -19,7 +19,7 @@ FLOAT = 4  # bytes: weights, gradients, optimizer moments and activations are fl
 
 def parameter_count(c: TransformerConfig) -> int:
     """The number of parameters of ``TransformerLM(c)`` (exactly ``model.n_parameters()``)."""
-    V, d, ff = c.vocab_size, c.d_model, c.d_ff
+    V, d, ff = c.classes, c.d_model, c.d_ff  # the rows are the model's classes (rare words share one)
     block = 4 * d * d + 2 * d * ff + 9 * d + ff  # q/k/v and output projections, feed-forward, 2 LayerNorms
     positions = c.context * d if c.positional == "learned" else 0
     if c.output == "full":
@@ -35,8 +35,8 @@ def parameter_count(c: TransformerConfig) -> int:
 def _output_width(c: TransformerConfig) -> int:
     """Columns of the output layer's largest per-token rows (its logits)."""
     if c.output == "full":
-        return c.vocab_size
-    bounds = cluster_bounds(c.vocab_size, c.cutoffs)
+        return c.classes
+    bounds = cluster_bounds(c.classes, c.cutoffs)
     widest_tail = max((b - a for a, b in zip(bounds[1:-1], bounds[2:])), default=0)
     return bounds[1] + len(bounds) - 2 + widest_tail
 

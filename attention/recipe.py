@@ -85,7 +85,7 @@ def build_trainer(data: Splits, model_config: TransformerConfig, train_config: T
         trainer.load_state_dict(saved, source=last)
         return trainer, None
     set_seed(train_config.seed)
-    model = TransformerLM(model_config)
+    model = TransformerLM(model_config, data.vocab.counts)
     covered = None
     if init_embeddings:
         from perplex.attention.pretrained import embedding_matrix

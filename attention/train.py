@@ -63,15 +63,30 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def learning_rate(config: TrainConfig, progress: float) -> float:
+# Under a time budget the warm-up also lasts this many steps: on a loaded machine 15% of the
+# minutes can hold only ~60 steps, and a warm-up of ~50 steps left PTB at test 162 where
+# ~150 gave 125 (README, "Transformer").  Idle, 15% of 10 minutes is ~170 steps: no change.
+MIN_WARMUP_STEPS = 150
+
+
+def learning_rate(config: TrainConfig, progress: float, step: int | None = None) -> float:
     """The learning rate at ``progress`` ∈ [0, 1] through the budget (steps or training time).
 
     1. warm-up: linear up to lr over the first ``warmup`` share of the budget
-       (never below lr / 100, so the first step already moves);
+       (never below lr / 100, so the first step already moves); under a minutes budget
+       alone, also over at least ``MIN_WARMUP_STEPS`` steps (``step``, the steps done);
     2. after the budget: the floor lr * min_lr_ratio;
     3. in between: lr until the last ``decay`` share of the budget, then a cosine decay
        from lr to the floor (``decay`` = 1: the decay starts right after the warm-up).
     """
+    rate = _scheduled_rate(config, progress)
+    if step is not None and config.warmup > 0 and config.minutes is not None and config.steps is None \
+            and config.epochs is None:
+        rate = min(rate, config.lr * max(step / MIN_WARMUP_STEPS, 0.01))
+    return rate
+
+
+def _scheduled_rate(config: TrainConfig, progress: float) -> float:
     floor = config.lr * config.min_lr_ratio
     if progress < config.warmup:
         return config.lr * max(progress / config.warmup, 0.01)
@@ -286,7 +301,7 @@ class Trainer:
         x = shifted_inputs(train.ids)
         length = min(mc.context, n)
         self._n_batches = self._steps_per_epoch(n)
-        self._lr = learning_rate(c, self.progress_fraction(n))
+        self._lr = learning_rate(c, self.progress_fraction(n), self.step)
         next_eval = (math.floor(self.train_seconds / 60.0 / c.eval_every_minutes) + 1) * c.eval_every_minutes * 60.0
         bar = _progress_bar(c, self.progress, self.train_seconds, self.step)
         every_steps = c.eval_interval_steps()
@@ -298,7 +313,7 @@ class Trainer:
                     starts = epoch_starts(n, mc.context, c.seed, self.epoch)
                     for b in range(self.batch_in_epoch * c.batch_size, len(starts), c.batch_size):
                         t0 = time.perf_counter()
-                        self._lr = learning_rate(c, self.progress_fraction(n))
+                        self._lr = learning_rate(c, self.progress_fraction(n), self.step)
                         for group in self.optimizer.param_groups:
                             group["lr"] = self._lr
                         inputs, targets = gather_windows(x, starts[b : b + c.batch_size], length)

@@ -34,6 +34,7 @@ import torch.nn as nn
 
 from perplex.attention.device import autocast
 from perplex.device import resolve_device
+from perplex.attention.config import sized_config
 from perplex.attention.model import TransformerConfig, TransformerLM
 from perplex.attention.scoring import TransformerScorer
 from perplex.attention.train import TrainConfig, Trainer, make_optimizer, set_seed
@@ -147,18 +148,19 @@ def print_speed(rows, device):
 
 
 def model_config(splits, args) -> TransformerConfig:
-    """The default configuration, with the overrides given on the command line."""
+    """The default configuration (rare words' class and cutoffs from the counts, as the
+    command's), with the overrides given on the command line."""
     overrides = {"n_layers": args.layers, "d_model": args.d_model, "n_heads": args.heads, "dropout": args.dropout,
                  "output": args.output}
     kw = {k: v for k, v in overrides.items() if v is not None}
     if args.no_tie:
         kw["tie_embeddings"] = False
-    return TransformerConfig(vocab_size=len(splits.vocab), **kw)
+    return sized_config(splits.vocab.counts, **kw)
 
 
 def quality(splits, device, args):
     set_seed(args.seed)
-    model = TransformerLM(model_config(splits, args))
+    model = TransformerLM(model_config(splits, args), splits.vocab.counts)
     train_kw = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
     config = TrainConfig(minutes=args.minutes, seed=args.seed, eval_every_minutes=args.eval_every,
                          eval_stride=args.stride, **train_kw)

@@ -18,29 +18,35 @@ SEED = 0
 
 
 def _configs(run):
-    from perplex.attention.config import TrainConfig, TransformerConfig, coverage_cutoffs
+    from perplex.attention.config import TrainConfig, sized_config
 
     b = run.budget
     budget = {"minutes": b.transformer_minutes, "eval_every_minutes": b.transformer_minutes / 5} \
         if b.transformer_minutes is not None else {"steps": b.transformer_steps}
     vocab = run.data.vocab
-    return TransformerConfig(vocab_size=len(vocab), cutoffs=coverage_cutoffs(vocab.counts)), TrainConfig(seed=SEED, **budget)
+    return sized_config(vocab.counts), TrainConfig(seed=SEED, **budget)
 
 
-def output_layer(vocab, cutoffs) -> str:
+def output_layer(vocab, config) -> str:
     """The adaptive softmax's clusters in words: the ids each covers and their share of the
-    training tokens (``cutoffs`` the trained config's, sized from those counts)."""
+    training tokens (the trained ``config``'s, sized from those counts), and the rare words
+    that share ``<unk>``'s class."""
     import numpy as np
 
     from perplex.attention.config import cluster_bounds
+    from perplex.attention.rare import RARE_BELOW, class_counts
 
-    covered = np.cumsum(vocab.counts) / max(int(vocab.counts.sum()), 1)
-    bounds = cluster_bounds(len(vocab), cutoffs)
+    counts = class_counts(vocab.counts, config.classes)
+    covered = np.cumsum(counts) / max(int(counts.sum()), 1)
+    bounds = cluster_bounds(config.classes, config.cutoffs)
     shares = [covered[hi - 1] - (covered[lo - 1] if lo else 0) for lo, hi in zip(bounds, bounds[1:])]
     parts = [f"{'head' if i == 0 else f'tail {i}'} ids {lo:,}–{hi - 1:,} ({share:.1%}"
              + (" of the training tokens)" if i == 0 else ")")
              for i, (lo, hi, share) in enumerate(zip(bounds, bounds[1:], shares))]
-    return ", ".join(parts) + "; cutoffs sized from the training counts"
+    shared = len(vocab) - config.classes
+    rare = (f"; the {shared:,} words seen fewer than {RARE_BELOW} times in training share <unk>'s class, split "
+            "among them by their counts" if shared else "")
+    return ", ".join(parts) + "; cutoffs sized from the training counts" + rare
 
 
 def train_one(run, cache: ResultCache, name: str, init) -> tuple[dict, dict, object]:
@@ -92,7 +98,7 @@ def transformer_section(run, cache: ResultCache):
     main_split, main_extra, main_ckpt = results["Transformer"]
     section.add(
         f"A GPT-style decoder ({main_extra['parameters']:,} parameters: 2 layers, d_model {d_model}, 4 heads, "
-        f"adaptive softmax: {output_layer(run.data.vocab, _configs(run)[0].cutoffs)}) trained for {b.transformer()} (seed {SEED}) on the same training ids (`</s>` between "
+        f"adaptive softmax: {output_layer(run.data.vocab, _configs(run)[0])}) trained for {b.transformer()} (seed {SEED}) on the same training ids (`</s>` between "
         f"sentences); the kept model is the best on {tuned_on} among the curve's points. Every figure, the "
         f"curve's and the final ones, is scored by `eval/` on every token once: {main_extra['describe']}. The "
         "same budget is spent with the token embeddings initialized at random and from SGNS and GloVe vectors "

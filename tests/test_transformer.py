@@ -147,6 +147,22 @@ def test_learning_rate_schedule():
     assert learning_rate(c, 0.6) == pytest.approx(0.1 + 0.45)  # halfway through the decay: floor + (peak - floor) / 2
     assert learning_rate(c, 1.0) == pytest.approx(0.1)
     assert learning_rate(c, 1.5) == pytest.approx(0.1)
+
+
+def test_a_time_budget_warms_up_over_at_least_150_steps():
+    """On a loaded machine the warm-up's share of the minutes holds few steps: the rate
+    then also climbs over MIN_WARMUP_STEPS steps; step and epoch budgets keep their schedule."""
+    from perplex.attention.train import MIN_WARMUP_STEPS
+
+    timed = TrainConfig(lr=1.0, warmup=0.15, minutes=10)
+    assert MIN_WARMUP_STEPS == 150
+    assert learning_rate(timed, 0.15, step=60) == pytest.approx(60 / 150)  # the share is over, the steps are not
+    assert learning_rate(timed, 0.5, step=75) == pytest.approx(0.5)
+    assert learning_rate(timed, 0.075, step=140) == pytest.approx(0.5)  # idle: the time share binds, as before
+    assert learning_rate(timed, 0.5, step=150) == pytest.approx(1.0)
+    assert learning_rate(timed, 0.0, step=0) == pytest.approx(0.01)
+    stepped = TrainConfig(lr=1.0, warmup=0.15, steps=100)
+    assert learning_rate(stepped, 0.5, step=50) == pytest.approx(1.0)
     # warmup-stable-decay: the peak holds until the last `decay` share of the budget
     w = TrainConfig(lr=1.0, warmup=0.1, decay=0.4, min_lr_ratio=0.1, epochs=1)
     assert learning_rate(w, 0.05) == pytest.approx(0.5)
@@ -485,6 +501,7 @@ def test_the_output_layer_is_sized_from_the_training_counts():
     Penn Treebank's classic 2000,6000, and cutoffs inside any other vocabulary."""
     from perplex.attention.cli import build_configs
     from perplex.attention.config import cluster_bounds, coverage_cutoffs
+    from perplex.attention.rare import class_counts
     from perplex.corpus import load_ptb
 
     ptb = Vocabulary.build(load_ptb()["train"])
@@ -498,9 +515,13 @@ def test_the_output_layer_is_sized_from_the_training_counts():
         assert list(cutoffs) == sorted(set(cutoffs)) and 0 < cutoffs[0] and cutoffs[-1] < len(vocab)
         if len(cutoffs) == 2:  # each cutoff is its share's rank, to two digits
             assert covered[cutoffs[0] - 1] == pytest.approx(0.87, abs=0.03)
-        args = cli.build_parser().parse_args(["transformer"])
+        args = cli.build_parser().parse_args(["transformer", "--rare-below", "1"])
         model, _ = build_configs(args, vocab)
         assert model.cutoffs == cutoffs and len(cluster_bounds(len(vocab), model.cutoffs)) >= 3
+        # by default the words seen once or twice share <unk>'s class: the cutoffs cover the classes' counts
+        model, _ = build_configs(cli.build_parser().parse_args(["transformer"]), vocab)
+        assert model.cutoffs == coverage_cutoffs(class_counts(vocab.counts, model.classes))
+        assert model.classes == 2 + int((vocab.counts[2:] >= 3).sum()) and model.cutoffs[-1] < model.classes
     args = cli.build_parser().parse_args(["transformer", "--cutoffs", "10,20"])
     assert build_configs(args, vocab)[0].cutoffs == (10, 20)  # given cutoffs are kept
     assert TransformerConfig(vocab_size=50).cutoffs == coverage_cutoffs(1 / np.arange(1, 51))  # no counts: Zipf
@@ -511,7 +532,108 @@ def test_command_line_defaults_are_the_configs_defaults():
     from perplex.attention.config import TrainConfig, TransformerConfig
 
     args = cli.build_parser().parse_args(["transformer"])
-    vocab = Vocabulary([EOS, UNK] + [f"w{i}" for i in range(9_998)], np.ones(10_000, np.int64))
+    vocab = Vocabulary([EOS, UNK] + [f"w{i}" for i in range(9_998)], np.full(10_000, 5, np.int64))
     model, train = build_configs(args, vocab)
     assert model == TransformerConfig(vocab_size=10_000, cutoffs=(8700, 9700))  # uniform counts: 87% and 96.8%
     assert train == TrainConfig()
+
+
+# ---- rare words share <unk>'s class ----------------------------------------------------------
+
+def _rare_vocab():
+    """</s>, <unk> (never seen), 6 frequent words, then words seen twice and once."""
+    counts = [50, 0, 40, 30, 20, 10, 6, 3, 2, 2, 1, 1, 1]
+    return Vocabulary([EOS, UNK] + [f"w{i}" for i in range(len(counts) - 2)], np.array(counts))
+
+
+def test_rare_words_share_the_unk_class_split_by_discounted_counts():
+    """Hand-computed: the class holds <unk> (count 0), two words seen twice and three seen
+    once; D = n1 / (n1 + 2 n2) = 3 / 7, C = 7, and <unk> gets D times the 5 seen members."""
+    from perplex.attention.rare import class_counts, class_ids, class_shares, own_classes
+
+    vocab = _rare_vocab()
+    assert own_classes(vocab.counts, 3) == 8 and own_classes(vocab.counts, 1) == len(vocab)
+    assert own_classes(vocab.counts, 100) == 2  # every word rare: only </s> and <unk> are classes
+    q = class_shares(vocab.counts, 8)
+    d = 3 / 7
+    assert q[:8].tolist() == pytest.approx([1, 5 * d / 7, 1, 1, 1, 1, 1, 1])
+    assert q[8:].tolist() == pytest.approx([(2 - d) / 7] * 2 + [(1 - d) / 7] * 3)
+    assert q[1] + q[8:].sum() == pytest.approx(1.0, abs=1e-15)
+    assert class_ids(len(vocab), 8).tolist() == list(range(8)) + [1] * 5
+    assert class_counts(vocab.counts, 8).tolist() == [50, 7, 40, 30, 20, 10, 6, 3]
+    # only singletons: the discount is capped so that each keeps a share
+    q = class_shares([9, 0, 5, 1, 1], 3)
+    assert q[3:].tolist() == pytest.approx([0.05, 0.05]) and q[1] == pytest.approx(0.9)
+    # a <unk> seen in training (the Penn Treebank's) is discounted like a word
+    q, d = class_shares([9, 4, 5, 2, 1], 3), 1 / 3  # one word seen once, one twice
+    assert q[1] + q[3:].sum() == pytest.approx(1.0) and q[1] == pytest.approx((4 - d + 3 * d) / 7)
+
+
+@pytest.fixture(scope="module")
+def shared_model():
+    vocab = _rare_vocab()
+    config = TransformerConfig(vocab_size=len(vocab), classes=8, context=8, n_layers=1, d_model=16, n_heads=2,
+                               cutoffs=(4,))
+    torch.manual_seed(0)
+    return vocab, TransformerLM(config, vocab.counts).eval()
+
+
+def test_a_model_with_a_shared_class_predicts_every_word_and_sums_to_one(shared_model):
+    from perplex.attention.rare import class_shares
+
+    vocab, model = shared_model
+    assert model.tok_emb.weight.shape == (8, 16)  # rare words have no row of their own
+    idx = torch.tensor([[0, 2, 9, 3, 11, 1, 4, 12]])
+    lp = model.log_prob(idx).double().detach()
+    assert lp.shape == (1, 8, len(vocab))
+    assert torch.allclose(lp.exp().sum(-1), torch.ones(1, 8, dtype=torch.float64), atol=1e-5)
+    # a rare word's probability is its class's times its share: the ratio of two rare words is their shares'
+    q = class_shares(vocab.counts, 8)
+    assert (lp[0, :, 8] - lp[0, :, 10]).numpy() == pytest.approx(np.full(8, math.log(q[8] / q[10])), abs=1e-5)
+    targets = torch.tensor([[2, 9, 3, 11, 1, 4, 12, 0]])
+    assert torch.allclose(model.target_log_prob(idx, targets).double(), lp.gather(2, targets[..., None])[..., 0],
+                          atol=1e-5)
+    # two rare words read as input are the same class: the same hidden states
+    other = idx.clone()
+    other[0, 2], other[0, 4] = 12, 8
+    assert torch.equal(model.hidden(idx)[0], model.hidden(other)[0])
+    nxt = model.next_log_prob(idx)
+    assert torch.allclose(nxt, lp[:, -1].float(), atol=1e-5)
+
+
+def test_a_model_with_a_shared_class_needs_the_counts_and_round_trips(shared_model, tmp_path):
+    vocab, model = shared_model
+    with pytest.raises(PerplexError, match="needs the 13 training counts"):
+        TransformerLM(model.config)
+    path = tmp_path / "shared.pt"
+    save_checkpoint(path, model, vocab)
+    loaded, saved_vocab, _ = load_checkpoint(path, vocab=vocab)
+    idx = torch.tensor([[0, 5, 10, 2]])
+    assert saved_vocab == vocab and torch.equal(loaded.log_prob(idx), model.log_prob(idx))
+    # a checkpoint written before the field existed reads as every word its own class
+    old = model.config.to_dict()
+    del old["classes"]
+    assert TransformerConfig.from_saved(old, "config").classes == len(vocab)
+
+
+def test_the_command_line_shares_the_rare_words_class_and_scores_the_whole_vocabulary(tmp_path, run_cli):
+    """--rare-below sizes the classes from the counts (default 3, 1 = none) and the scores
+    stay over the n-grams' vocabulary: the same tokens, the same OOVs."""
+    from perplex.attention.cli import build_configs
+
+    vocab = _rare_vocab()
+    assert build_configs(cli.build_parser().parse_args(["transformer"]), vocab)[0].classes == 8
+    assert build_configs(cli.build_parser().parse_args(["transformer", "--rare-below", "1"]), vocab)[0].classes == 13
+    rng = np.random.default_rng(0)
+    lines = [" ".join(rng.choice([f"w{i}" for i in range(25)], 8)) for _ in range(200)]
+    lines += ["w1 r1 w2", "w3 r2 w4 r2", "s1 w5"]  # seen once, twice, once
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "test.txt").write_text("w1 r1 zz w2\nw3 s1 w4\n")
+    code, out, err = run_cli("transformer", "--train", tmp_path / "train.txt", "--test", tmp_path / "test.txt",
+                             "--steps", "3", "--context", "8", "--d-model", "16", "--heads", "2", "--json",
+                             "--checkpoint", tmp_path / "m.pt")
+    assert code == 0, err
+    record = next(r for r in json.loads(out) if r["split"] == "test")
+    assert record["tokens"] == 9 and record["oovs"] == 1
+    model, saved, _ = load_checkpoint(tmp_path / "m.pt")
+    assert model.config.classes == 27 and model.config.vocab_size == len(saved) == 30
