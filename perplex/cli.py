@@ -18,7 +18,8 @@ from perplex.errors import PerplexError
 from perplex.signals import Terminated, sigterm_as_interrupt
 
 # Modules that define register(subparsers); heavy imports stay inside their commands.
-COMMAND_MODULES = ["perplex.lm.cli", "perplex.cli_generate", "perplex.embeddings.cli", "perplex.attention.cli", "perplex.report.cli"]
+COMMAND_MODULES = ["perplex.lm.cli", "perplex.cli_generate", "perplex.embeddings.cli", "perplex.attention.cli", "perplex.report.cli",
+                   "perplex.explain.cli"]
 
 DESCRIPTION = """\
 Classical statistical language modeling on real text (default: the Penn Treebank).

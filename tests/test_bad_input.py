@@ -137,6 +137,7 @@ TEXT_READERS = {
     "transformer --eval-only --test": ["transformer", "--train", "train.txt", "--test", "X", "--eval-only",
                                        "--checkpoint", "model.pt", *TINY_TRANSFORMER],
     "report --train": ["report", "--train", "X", "--quick", "--out", "new-report"],
+    "explain ngram --train": ["explain", "ngram", "the market", "--train", "X"],
 }
 # Commands reading a model or vectors file.
 MODEL_READERS = {
@@ -149,6 +150,10 @@ MODEL_READERS = {
     "embed-eval": ["embed-eval", "X"],
     "embed-plot": ["embed-plot", "X", "--out", "new.png"],
     "attention --model": ["attention", "the market", "--model", "X", "--out", "new-maps"],
+    "explain attention --model": ["explain", "attention", "the market", "--model", "X"],
+    "explain ngram --arpa": ["explain", "ngram", "the market", "--arpa", "X"],
+    "explain analogy --vectors": ["explain", "analogy", "a", "b", "c", "--vectors", "X"],
+    "explain similar --vectors": ["explain", "similar", "the", "--vectors", "X"],
     "transformer --checkpoint --eval-only": ["transformer", "--train", "train.txt", *SPLIT, "--eval-only", "--checkpoint", "X"],
     "transformer --init-embeddings": ["transformer", "--train", "train.txt", *SPLIT, *TINY_TRANSFORMER,
                                       "--init-embeddings", "X", "--checkpoint", "new.pt"],
@@ -304,6 +309,10 @@ DEGENERATE = [
     _case("embed-eval with no covered question", ["embed-eval", "three.txt"], 1, "three.txt"),
     _case("embed-plot of unknown words", ["embed-plot", "three.txt", "--words", "x,y", "--out", "new.png"], 1, "x"),
     _case("attention on unknown-only sentence", ["attention", "", "--model", "model.pt", "--out", "new-maps"], 1, "sentence"),
+    _case("explain entropy of probabilities not summing to 1", ["explain", "entropy", "0.5", "0.2"], 1, "sum"),
+    _case("explain softmax of nothing", ["explain", "softmax"], 2, "softmax"),
+    _case("explain attention head out of range", ["explain", "attention", "the market", "--model", "model.pt",
+                                                  "--head", "99"], 1, "head"),
 ]
 
 

@@ -8,12 +8,12 @@ import warnings
 import numpy as np
 import pytest
 
-from perplex import cli
 from perplex.corpus import Vocabulary, encode
 from perplex.errors import PerplexError
 from perplex.eval import evaluate
 from perplex.lm import BackoffModel, NgramTrie, load_model, read_arpa, sample_sentences, save_model, train, write_arpa
 from perplex.lm.validate import TOLERANCE, check_normalized
+from tests.cli_runner import run_perplex as run
 
 SENTS = [s.split() for s in ["the cat sat on the mat", "the dog sat on the log", "a cat saw a dog", "the end"]] * 3
 VOCAB = Vocabulary.build(SENTS)
@@ -35,15 +35,6 @@ def refused(read, path, pattern):
     assert str(path) in message and "\n" not in message, message
     assert pattern in message, message
     return message
-
-
-def run(capsys, *argv):
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ----------------------------------------------------------------------------- ARPA

@@ -21,6 +21,8 @@ EXPECTED = {
     ".venv/bin/perplex ngram --smoothing kn --order 3 --arpa": "148.281",
     ".venv/bin/perplex score --arpa ptb3.arpa": "148.281",
     ".venv/bin/perplex similar money": "0.",
+    ".venv/bin/perplex explain softmax 2 1 0.1 --format latex": "0.659001",  # e^0 / (e^0 + e^-1 + e^-1.9)
+    ".venv/bin/perplex explain analogy king man woman": "Analogie",
 }
 
 

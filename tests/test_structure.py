@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 FAMILIES = frozenset({"perplex.lm", "perplex.embeddings", "perplex.attention"})
 CORPUS, EVAL, REPORT = "perplex.corpus", "perplex.eval", "perplex.report"
+EXPLAIN = "perplex.explain"  # worked examples of every family's numbers: above the families, like the report
 BASE = "base"  # modules directly in perplex/ that are not CLI: errors, fileio, ...
 ROOT_CLI = "root cli"  # perplex.cli, perplex.cli_*, python -m perplex: the assembly, above all layers
 
@@ -41,6 +42,7 @@ ALLOWED_LAYERS = {
     EVAL: {BASE, CORPUS},
     **{family: {BASE, CORPUS, EVAL} for family in FAMILIES},
     REPORT: {BASE, CORPUS, EVAL, *FAMILIES},
+    EXPLAIN: {BASE, CORPUS, EVAL, *FAMILIES},
 }
 # The one arrow between families: attention reads pretrained vectors through the
 # embeddings' single vectors reader instead of keeping a second copy of the format.
