@@ -19,6 +19,15 @@ EXPLAIN_HELP = """\
 Show how a number comes about: every term of the computation, with the model's own numbers,
 as a course writes it on the board.  --format md or latex gives text to paste into notes
 and slides; --lang fr writes the prose in French.
+
+examples:
+  perplex explain softmax 2 1 0.1                                  the stable softmax, step by step
+  perplex explain entropy 0.5 0.25 0.25 --lang fr                  each -p log2 p term, in French
+  perplex explain ngram "the stock market fell" --smoothing kn     Kneser-Ney: counts, discounts, gamma, lower orders
+  perplex explain attention --toy --format latex                   Q=[1,0], K1=[1,0], K2=[0,1]: (0.731, 0.269)
+  perplex explain analogy king man woman --vectors vectors.bin     3CosAdd and 3CosMul, every cosine
+
+run 'perplex explain TOPIC --help' for a topic's options.
 """
 
 

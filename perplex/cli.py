@@ -35,6 +35,7 @@ examples:
   perplex transformer --minutes 10                a small Transformer LM on PTB
   perplex attention "the stock market fell"       heatmaps of its attention heads
   perplex report --quick                          every model on one page (report.md, report.html)
+  perplex explain ngram "the market fell"         each probability worked out term by term (--lang fr, --format md|latex)
 
 run 'perplex COMMAND --help' for the options of a command; how tokens, OOVs and
 perplexity are counted: docs/conventions.md in the perplex repository.
