@@ -533,9 +533,8 @@ def add_model_arguments(p) -> None:
 def build_model(args):
     """The model the options describe: read from --arpa, or trained as ``perplex ngram`` trains it."""
     from perplex.corpus import load_splits
+    from perplex.lm import train
     from perplex.lm.recipe import NgramConfig
-    from perplex.lm.smoothing import estimate
-    from perplex.lm.trie import NgramTrie
 
     if args.arpa:
         if args.smoothing or args.order is not None or args.alpha is not None or args.train:
@@ -548,7 +547,7 @@ def build_model(args):
     config = NgramConfig(args.smoothing or "kn", 3 if args.order is None else args.order, args.alpha)
     data = load_splits(args.train, tokenize=args.tokenize, lowercase=args.lowercase, min_count=args.min_count,
                        max_vocab=args.max_vocab, need_evaluation=False)
-    return estimate(data.train, NgramTrie.count(data.train, config.order), config.smoothing, config.alpha)
+    return train(data.train, config.smoothing, config.order, config.alpha)
 
 
 def register(topics, common) -> None:
