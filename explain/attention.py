@@ -11,7 +11,6 @@ head's weights shown are those of :func:`perplex.attention.heatmap.attention_map
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import numpy as np
@@ -19,9 +18,6 @@ import numpy as np
 from perplex.errors import PerplexError
 from perplex.explain.worked import Step, Worked, board, factor, number, phrase, shown_vector, tex_word
 
-# The file 'perplex transformer' writes (attention/cli.py's DEFAULT_CHECKPOINT; a library
-# module may not import a CLI module, so the name is repeated here).
-DEFAULT_CHECKPOINT = "runs/transformer.pt"
 DEFAULT_DIMS = 4  # coordinates of each vector shown; a board has no room for 64
 # Weights recomputed from Q and K differ from the model's by float32 rounding at most.
 AGREEMENT = 1e-5
@@ -363,42 +359,3 @@ def explain_checkpoint(path, sentence: str, layer: int = 1, head: int = 1, posit
 
     model, vocab, _ = load_checkpoint(path, device="cpu")
     return explain_head(model, vocab, sentence, layer, head, position, dims, lang)
-
-
-# --- the command line ----------------------------------------------------------------------
-
-HELP = """\
-One attention head worked out: Q, K and V, the scores QKᵀ/√d_k under the causal mask, the
-softmax row by row (the weights of 'perplex attention') and the output of one position.
-Layers and heads count from 1; position 0 is </s>, word i is position i.
-
-examples:
-  perplex explain attention --toy                       the 2-d example, by hand
-  perplex explain attention "the animal did not cross the street because it was tired" --layer 1 --head 2
-  perplex explain attention "the stock market fell" --position 2 --format latex --lang fr
-"""
-
-
-def register(topics, common) -> None:
-    p = topics.add_parser("attention", parents=[common], help="one attention head, step by step (or --toy)",
-                          description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sentence", nargs="?", help="the words the model reads (after </s>)")
-    p.add_argument("--toy", action="store_true", help="the 2-dimensional example to check with pen and paper")
-    p.add_argument("--model", metavar="FILE", default=DEFAULT_CHECKPOINT,
-                   help=f"a checkpoint from 'perplex transformer' (default: {DEFAULT_CHECKPOINT})")
-    p.add_argument("--layer", type=int, default=1, help="layer, from 1 (default: 1)")
-    p.add_argument("--head", type=int, default=1, help="head, from 1 (default: 1)")
-    p.add_argument("--position", type=int, help="position worked out: 0 is </s>, word i is i (default: the last)")
-    p.add_argument("--dims", type=int, default=DEFAULT_DIMS,
-                   help=f"coordinates of each vector shown (default: {DEFAULT_DIMS})")
-    p.set_defaults(explain=explain_from_args)
-
-
-def explain_from_args(args) -> Worked:
-    if args.toy:
-        return explain_toy(args.lang)
-    if not args.sentence:
-        raise PerplexError("give a sentence, e.g. perplex explain attention \"the stock market fell\", "
-                           "or --toy for the example by hand")
-    worked = explain_checkpoint(args.model, args.sentence, args.layer, args.head, args.position, args.dims, args.lang)
-    return worked  # the sentence is in the title: a < in it stays text in Markdown

@@ -1,7 +1,7 @@
 """Worked examples of three formulas every later topic leans on: softmax, entropy, cosine.
 
 Each function takes plain numbers and returns a :class:`~perplex.explain.worked.Worked`;
-``register`` adds the ``perplex explain softmax|entropy|cosine`` topics.
+:mod:`perplex.explain.cli` adds the ``perplex explain softmax|entropy|cosine`` topics.
 
 >>> w = softmax_worked([1.0, 0.0])
 >>> [round(p, 3) for p in w.data["softmax"]]
@@ -18,7 +18,6 @@ from functools import partial
 import numpy as np
 
 from perplex.errors import PerplexError
-from perplex.explain.topics import add_topic
 from perplex.explain.worked import Step, Worked, factor, number, phrase
 
 # How far from 1 a list of probabilities may sum (rounding of typed decimals is far smaller).
@@ -239,28 +238,3 @@ def cosine_worked(u, v, lang: str = "en") -> Worked:
     return Worked("cosine", _t(lang, "cosine_title", d=u.size), steps, [_t(lang, "cosine_note")],
                   {"u": u.tolist(), "v": v.tolist(), "products": products.tolist(), "dot": dot, "norm_u": nu,
                    "norm_v": nv, "cosine": cos, "angle_degrees": angle})
-
-
-# ---------------------------------------------------------------------------------- CLI
-def register(topics, common) -> None:
-    p = add_topic(topics, common, "softmax", "softmax of scores: exponentials, their sum, each share",
-                  "Softmax of the scores given, step by step (the stable form: the largest score is subtracted "
-                  "first).", ["perplex explain softmax 2 1 0.1", "perplex explain softmax 1 0 --lang fr --format latex"])
-    p.add_argument("scores", nargs="+", metavar="SCORE", help="numbers (logits)")
-    p.set_defaults(explain=lambda a: softmax_worked(parse_numbers(a.scores, "softmax"), a.lang))
-
-    p = add_topic(topics, common, "entropy", "entropy of a distribution, term by term, in bits",
-                  "Entropy H = -sum p log2 p of the probabilities given, each term written out, against log2 of "
-                  "the number of outcomes.", ["perplex explain entropy 0.5 0.25 0.25",
-                                              "perplex explain entropy 2 1 1 --normalize"])
-    p.add_argument("probs", nargs="+", metavar="P", help="probabilities (>= 0, summing to 1)")
-    p.add_argument("--normalize", action="store_true", help="divide the numbers by their sum first (counts are fine)")
-    p.set_defaults(explain=lambda a: entropy_worked(parse_numbers(a.probs, "entropy"), a.lang, a.normalize))
-
-    p = add_topic(topics, common, "cosine", "cosine of two vectors: dot product, lengths, ratio",
-                  "Cosine similarity of two vectors written as comma-separated numbers.",
-                  ["perplex explain cosine 1,0 0.6,0.8",
-                   "perplex explain cosine -- -1,2 3,1     (-- before a vector that starts with -)"])
-    p.add_argument("u", metavar="U", help="first vector, e.g. 1,0")
-    p.add_argument("v", metavar="V", help="second vector, e.g. 0.6,0.8")
-    p.set_defaults(explain=lambda a: cosine_worked(parse_vector(a.u, "u"), parse_vector(a.v, "v"), a.lang))

@@ -26,7 +26,6 @@ from functools import partial
 import numpy as np
 
 from perplex.errors import PerplexError
-from perplex.explain.topics import add_topic
 from perplex.explain.worked import Step, Worked, factor, number, phrase
 
 LOG2_10 = math.log2(10.0)
@@ -504,68 +503,3 @@ def explain_sentence(model, words: list[str], lang: str = "en") -> Worked:
     title = _t(lang, "title", sentence=" ".join(words), model=model.name)
     return Worked("ngram", title, [], notes, {"model": model.name, "order": model.order, "words": words,
                                             "tokens": [mn.names[i] for i in ids]}, sections)
-
-
-# ----------------------------------------------------------------------------- the model
-def add_model_arguments(p) -> None:
-    """The model and data options of ``perplex ngram`` (same names and meanings), or ``--arpa FILE``.
-
-    Written out here rather than taken from ``perplex.cli_common``: a library module may not
-    import the command line (tests/test_structure.py).  No --valid/--test/--split: the text
-    explained is the sentence given."""
-    from perplex.lm import SMOOTHINGS
-
-    m = p.add_argument_group("model", "A model trained here, as 'perplex ngram' trains it, or an ARPA file.")
-    m.add_argument("--smoothing", metavar="NAME", default=None,
-                   help=f"estimator: {', '.join(SMOOTHINGS)} (default: kn); see 'perplex ngram --help'")
-    m.add_argument("--order", type=int, default=None, help="highest n-gram order (default: 3)")
-    m.add_argument("--alpha", type=float, default=None, help="k for --smoothing addk (default 0.01)")
-    m.add_argument("--arpa", metavar="FILE", help="explain this ARPA file's model (KenLM's, SRILM's, ours) instead")
-    g = p.add_argument_group("data", "Default: the Penn Treebank's training set (Mikolov split).")
-    g.add_argument("--train", metavar="FILE", help="training text, one pre-tokenized sentence per line")
-    g.add_argument("--tokenize", action="store_true", help="the training text and the sentence are raw text")
-    g.add_argument("--lowercase", action="store_true", help="lowercase the training text and the sentence")
-    g.add_argument("--min-count", type=int, default=1, help="words seen fewer times in training become <unk>")
-    g.add_argument("--max-vocab", type=int, default=None,
-                   help="keep at most this many vocabulary entries (</s> and <unk> included)")
-
-
-def build_model(args):
-    """The model the options describe: read from --arpa, or trained as ``perplex ngram`` trains it."""
-    from perplex.corpus import load_splits
-    from perplex.lm import train
-    from perplex.lm.recipe import NgramConfig
-
-    if args.arpa:
-        if args.smoothing or args.order is not None or args.alpha is not None or args.train:
-            raise PerplexError("--arpa explains the file's own model; leave out --smoothing, --order, --alpha "
-                               "and --train")
-        from perplex.lm import read_arpa
-
-        return read_arpa(args.arpa)
-    # perplex ngram's own checks (smoothing name, order >= 1, alpha), before any data is read
-    config = NgramConfig(args.smoothing or "kn", 3 if args.order is None else args.order, args.alpha)
-    data = load_splits(args.train, tokenize=args.tokenize, lowercase=args.lowercase, min_count=args.min_count,
-                       max_vocab=args.max_vocab, need_evaluation=False)
-    return train(data.train, config.smoothing, config.order, config.alpha)
-
-
-def register(topics, common) -> None:
-    p = add_topic(
-        topics, common, "ngram", "each word's n-gram probability, term by term, and the sentence's perplexity",
-        "The probability an n-gram model gives each word of SENTENCE (and </s>), worked out from the model's "
-        "counts: the (c + α) / (c(h) + α|V|) fraction for MLE and add-k; for Kneser-Ney the adjusted counts, the "
-        "discount chosen, γ(h) and the lower order it is interpolated with, down to the uniform term; for an ARPA "
-        "file the backoff terms. Then log10 P, the cross-entropy and the perplexity of the sentence "
-        "(docs/conventions.md).",
-        ['perplex explain ngram "the stock market fell" --smoothing kn --order 3',
-         'perplex explain ngram "the stock market fell" --smoothing laplace --order 2 --lang fr',
-         'perplex explain ngram "the stock market fell" --arpa ptb3.arpa --format md'])
-    p.add_argument("sentence", metavar="SENTENCE", help="the words, separated by spaces (<s> and </s> are added)")
-    add_model_arguments(p)
-
-    def explain(args) -> Worked:
-        words = sentence_words(args.sentence, args.tokenize, args.lowercase)
-        return explain_sentence(build_model(args), words, args.lang)
-
-    p.set_defaults(explain=explain)

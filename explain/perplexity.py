@@ -16,8 +16,6 @@ from functools import partial
 import numpy as np
 
 from perplex.errors import PerplexError
-from perplex.explain.ngram import add_model_arguments, build_model, sentence_words
-from perplex.explain.topics import add_topic
 from perplex.explain.worked import Step, Worked, number, phrase
 
 LOG2_10 = math.log2(10.0)
@@ -140,22 +138,3 @@ def explain_perplexity(model, sentences: list[list[str]], lang: str = "en") -> W
     data = {"model": model.name, "per_token": data_tokens,
             **{k: v for k, v in result.figures().items() if k not in ("model", "split")}}
     return Worked("perplexity", _t(lang, "title", model=model.name, n=corpus.n_sentences), [], [], data, sections)
-
-
-def register(topics, common) -> None:
-    p = add_topic(
-        topics, common, "perplexity", "an n-gram model's perplexity on a short text, token by token",
-        "For each token of the text (each SENTENCE argument is one sentence; </s> ends each): its probability, its "
-        "surprise -log2 P and the entropy of the model's whole predicted distribution; then the mean surprise (the "
-        "cross-entropy H) and the perplexity 2^H, next to the mean entropy. The model options are those of "
-        "'perplex explain ngram'.",
-        ['perplex explain perplexity "the stock market fell" --order 2',
-         'perplex explain perplexity "prices rose" "the market fell" --smoothing addk --lang fr'])
-    p.add_argument("text", nargs="+", metavar="SENTENCE", help="one sentence per argument, words separated by spaces")
-    add_model_arguments(p)
-
-    def explain(args) -> Worked:
-        sentences = [sentence_words(s, args.tokenize, args.lowercase) for s in args.text]
-        return explain_perplexity(build_model(args), sentences, args.lang)
-
-    p.set_defaults(explain=explain)

@@ -10,16 +10,12 @@ ranking's (float32 rounding, below 1e-6).
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 
 from perplex.errors import PerplexError
 from perplex.explain.worked import Step, Worked, board, factor, number, phrase, shown_vector, tex_word
 
-# The file 'perplex embed' writes (embeddings/cli.py's DEFAULT_VECTORS; a library module may
-# not import a CLI module, so the name is repeated here).
-DEFAULT_VECTORS = "vectors.bin"
 DEFAULT_TOP = 5
 DEFAULT_DIMS = 4  # coordinates of each vector shown; vectors have 100 or more
 
@@ -346,57 +342,3 @@ def explain_analogy(kv, a: str, minus: str, plus: str, method: str = "3cosadd", 
             "excluded": excluded, "zero_vectors": n_zero, "max_difference": diff}
     title = t["analogy_title"].format(query=query, method=METHOD_NAMES[method])
     return Worked("analogy", title, steps, notes, data, sections)
-
-
-# --- the command line ----------------------------------------------------------------------
-
-SIMILAR_HELP = """\
-The nearest neighbours of a word worked out: each cosine as a dot product over two norms,
-in the order 'perplex similar' ranks them.
-
-example:
-  perplex explain similar money --vectors vectors.bin --top 5
-"""
-
-ANALOGY_HELP = """\
-A - B + C worked out (king man woman: king - man + woman): the norms, the query direction,
-each candidate's three cosines in 3CosAdd and 3CosMul (--method first: its ranking is the
-answer of 'perplex analogy'), and the query words left out of the ranking.
-
-example:
-  perplex explain analogy king man woman --vectors vectors.bin --method 3cosmul --format md
-"""
-
-
-def _common_options(p) -> None:
-    p.add_argument("--vectors", metavar="FILE", default=DEFAULT_VECTORS,
-                   help=f"word2vec text/binary or GloVe text file, e.g. from 'perplex embed' (default: {DEFAULT_VECTORS})")
-    p.add_argument("--top", "--topn", dest="top", type=int, default=DEFAULT_TOP,
-                   help=f"how many candidates (default: {DEFAULT_TOP})")
-    p.add_argument("--dims", type=int, default=DEFAULT_DIMS,
-                   help=f"coordinates of each vector shown (default: {DEFAULT_DIMS})")
-
-
-def register(topics, common) -> None:
-    p = topics.add_parser("similar", parents=[common], help="the cosines of a word's nearest neighbours",
-                          description=SIMILAR_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("word")
-    _common_options(p)
-    p.set_defaults(explain=lambda args: explain_similar(_load(args.vectors), args.word, args.top, args.dims, args.lang))
-
-    p = topics.add_parser("analogy", parents=[common], help="A - B + C with 3CosAdd and 3CosMul, step by step",
-                          description=ANALOGY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("a", metavar="A")
-    p.add_argument("b", metavar="B")
-    p.add_argument("c", metavar="C")
-    _common_options(p)
-    p.add_argument("--method", choices=tuple(METHOD_NAMES), default="3cosadd",
-                   help="the ranking that gives the answer (both are shown; default: 3cosadd)")
-    p.set_defaults(explain=lambda args: explain_analogy(
-        _load(args.vectors), args.a, args.b, args.c, args.method, args.top, args.dims, args.lang))
-
-
-def _load(path: str):
-    from perplex.embeddings.vectors import load_vectors
-
-    return load_vectors(path)

@@ -107,18 +107,25 @@ def memory_size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_data_options(parser: argparse.ArgumentParser) -> None:
-    """--train/--valid/--test/--split/--tokenize/--lowercase/--min-count/--max-vocab."""
+def add_data_options(parser: argparse.ArgumentParser, evaluation: bool = True, note: str = "") -> None:
+    """--train/--valid/--test/--split/--tokenize/--lowercase/--min-count/--max-vocab.
+
+    ``evaluation=False``: no --valid/--test/--split, for a command that only trains (``perplex
+    explain ngram``: the text it scores is given otherwise).  ``note``: a last line for the
+    group's description (:class:`Formatter` keeps its line breaks)."""
+    corpus = "the Penn Treebank" if evaluation else "the Penn Treebank's training set"
     g = parser.add_argument_group(
         "data",
-        "Default: the Penn Treebank (Mikolov split). Files are read as KenLM and SRILM read them: "
-        "one pre-tokenized sentence per line, whitespace-separated (use --tokenize for raw text).",
+        f"Default: {corpus} (Mikolov split).\n"
+        "Files are read as KenLM and SRILM read them: one pre-tokenized sentence per line,\n"
+        "whitespace-separated (use --tokenize for raw text)." + (f"\n{note}" if note else ""),
     )
     g.add_argument("--train", metavar="FILE", help="training text: a UTF-8 file or a folder of them")
-    g.add_argument("--valid", metavar="FILE", help="validation text")
-    g.add_argument("--test", metavar="FILE", help="test text")
-    g.add_argument("--split", metavar="T/V/T", type=parse_split,
-                   help="cut the --train file into contiguous train/valid/test parts, e.g. 80/10/10")
+    if evaluation:
+        g.add_argument("--valid", metavar="FILE", help="validation text")
+        g.add_argument("--test", metavar="FILE", help="test text")
+        g.add_argument("--split", metavar="T/V/T", type=parse_split,
+                       help="cut the --train file into contiguous train/valid/test parts, e.g. 80/10/10")
     g.add_argument("--tokenize", action="store_true",
                    help="the files are raw text: cut each line (or hard-wrapped paragraph) into sentences and "
                         "tokenize them (NLTK Treebank tokenizer)")
