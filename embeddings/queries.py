@@ -90,12 +90,37 @@ def most_similar(kv, word: str, topn: int = 10) -> list[tuple[str, float]]:
     zero = zero_rows(unit)
     if zero[i]:
         raise _zero_vector_error(kv.index_to_key[i], "it has no neighbours")
-    scores = unit @ unit[i]  # (V, d) x (d,) -> (V,)
-    scores[zero] = -np.inf
-    scores[i] = -np.inf
-    if not np.isfinite(scores).any():
+    rows, cosines = nearest(unit, zero, np.array([i]), topn)
+    if not len(rows[0]):
         raise PerplexError(_nothing_left(kv, zero, f"{kv.index_to_key[i]!r} has no neighbours"))
-    return [(kv.index_to_key[j], float(scores[j])) for j in _top(scores, topn)]
+    return [(kv.index_to_key[j], float(c)) for j, c in zip(rows[0], cosines[0])]
+
+
+def nearest(unit: np.ndarray, zero: np.ndarray, rows: np.ndarray, topn: int,
+            block: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbours of many words at once, as :func:`most_similar` picks them.
+
+    ``unit`` is :func:`unit_vectors`' matrix and ``zero`` its all-zero rows (never
+    neighbours); each of ``rows`` (row indices of non-zero vectors) gets its ``topn``
+    other rows with the highest cosine, best first.  Returns (indices, cosines), both
+    shape (len(rows), k), k = ``topn`` or the number of candidates when fewer.  Scored
+    ``block`` rows at a time, so memory stays (block, V).
+    """
+    candidates = int((~zero).sum()) - 1  # every non-zero word but the query itself
+    k = max(min(topn, candidates), 0)
+    indices = np.zeros((len(rows), k), np.int64)
+    cosines = np.zeros((len(rows), k), np.float32)
+    for start in range(0, len(rows) if k else 0, block):
+        r = np.asarray(rows[start:start + block])
+        scores = unit[r] @ unit.T  # (b, d) x (d, V) -> (b, V)
+        scores[:, zero] = -np.inf
+        scores[np.arange(len(r)), r] = -np.inf
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+        best = np.take_along_axis(part, order, axis=1)
+        indices[start:start + len(r)] = best
+        cosines[start:start + len(r)] = np.take_along_axis(scores, best, axis=1)
+    return indices, cosines
 
 
 def _nothing_left(kv, zero: np.ndarray, consequence: str) -> str:

@@ -22,6 +22,7 @@ from perplex.report.cache import ResultCache
 from perplex.report.document import Banner, Section, Table, to_html, to_markdown
 from perplex.report.environment import hardware, versions
 from perplex.report.ngram_section import best_ngram, fmt, ngram_section
+from perplex.report.word_by_word import word_by_word_section
 
 TITLE = "perplex: the language-model ladder"
 
@@ -49,6 +50,7 @@ class ReportRun:
     timings: dict = field(default_factory=dict)
     sections: list = field(default_factory=list)
     scored: list = field(default_factory=list)
+    compared: list = field(default_factory=list)  # (name, test Evaluation): the comparison table's rows
 
     @contextlib.contextmanager
     def step(self, name: str):
@@ -119,6 +121,7 @@ def comparison_section(run: ReportRun, reference: Scored) -> tuple[Section, tupl
     def add(name: str, valid: Evaluation | None, test: Evaluation, note: str):
         ci = paired_bootstrap(test, reference.test, samples=1000, seed=0)
         interval = f"[{fmt(ci.low)}, {fmt(ci.high)}]"
+        run.compared.append((name, test))
         rows.append([name, fmt(test.perplexity), interval, f"{ci.ratio:.4f} [{ci.ratio_low:.4f}, {ci.ratio_high:.4f}]",
                      fmt(valid.perplexity) if valid else "-", fmt(test.bits_per_char, 4), note])
         if valid is not None:
@@ -208,17 +211,19 @@ def build_report(data: Splits, out: Path, budget: Budget = FULL, command: str = 
     cache = ResultCache(out / "cache", data)
     section, results = ngram_section(run, cache)
     run.sections.append(section)
-    r = results[best_ngram(results)]
+    best = best_ngram(results)
+    r = results[best]
     reference = Scored(r["name"], r["valid"], r["test"])
     for make in (embeddings_section, transformer_section) if sections is None else sections:
         extra_section, scored = make(run, cache)
         run.sections.append(extra_section)
         run.scored.extend(scored)
-    comparison, best = comparison_section(run, reference)
+    comparison, best_model = comparison_section(run, reference)
     run.sections.append(comparison)
+    run.sections.append(word_by_word_section(run, cache, (*best, r.get("alpha")), reference.name))
     run.timings["total"] = time.perf_counter() - start
     run.sections.append(conventions_section(run))
-    head = [summary_section(run, best, reference)]
+    head = [summary_section(run, best_model, reference)]
     if budget.name == "quick":
         head[0].blocks.insert(0, quick_banner(budget))
     run.sections[:0] = head

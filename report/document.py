@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import html
+import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +32,21 @@ class Banner:
 
 
 @dataclass
+class Interactive:
+    """A part of the page a reader works with (click, hover, search): its ``data`` goes into
+    the HTML page as JSON for the page's own script (``report/interactive.js``, inlined, so the
+    page needs no other file and no network); ``markdown`` is what the Markdown report shows
+    instead."""
+
+    kind: str  # which widget of interactive.js draws it: attention, words, map
+    data: dict
+    markdown: str = ""
+
+
+@dataclass
 class Section:
     title: str
-    blocks: list = field(default_factory=list)  # str (Markdown paragraph), Table, Figure, Banner
+    blocks: list = field(default_factory=list)  # str (Markdown paragraph), Table, Figure, Banner, Interactive
 
     def add(self, *blocks) -> "Section":
         self.blocks.extend(blocks)
@@ -43,7 +57,7 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"  # a bare | would end the cell
 
 
-def _md_table(t: Table) -> str:
+def md_table(t: Table) -> str:
     lines = [_md_row(t.header), "|" + "|".join(" --- " for _ in t.header) + "|"]
     lines += [_md_row(row) for row in t.rows]
     return ("*" + t.caption + "*\n\n" if t.caption else "") + "\n".join(lines)
@@ -56,11 +70,14 @@ def to_markdown(title: str, sections: list[Section], out_dir: Path) -> str:
             parts.append(f"## {s.title}")
         for b in s.blocks:
             if isinstance(b, Table):
-                parts.append(_md_table(b))
+                parts.append(md_table(b))
             elif isinstance(b, Figure):
                 parts.append(f"![{b.caption}]({Path(b.path).relative_to(out_dir)})\n\n*{b.caption}*")
             elif isinstance(b, Banner):
                 parts.append("> " + b.text.replace("\n", "\n> "))
+            elif isinstance(b, Interactive):
+                if b.markdown:
+                    parts.append(b.markdown)
             else:
                 parts.append(str(b))
     return "\n\n".join(parts) + "\n"
@@ -72,6 +89,15 @@ h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left;white-space:nowrap}table.facts td{text-align:left}figure{margin:1em 0}img{max-width:100%}
 figcaption,.caption{color:#555;font-style:italic}.banner{border:2px solid #d08000;background:#fff6e0;padding:.6em 1em;margin:1em 0}code{background:#f4f4f4;padding:0 3px}pre{background:#f4f4f4;padding:.6em;overflow-x:auto}
+.widget{border:1px solid #ccc;border-radius:4px;padding:.6em 1em;margin:1em 0;background:#fcfcfc}.hint{color:#666;font-size:.9em}
+.token,.suggestion{margin:2px;padding:2px 6px;border:1px solid #aaa;border-radius:3px;background:#fff;cursor:pointer;font:inherit}
+.token.selected,.word.selected{background:#1f77b4;color:#fff}.word{cursor:help;padding:1px 2px;border-radius:2px}
+.word:hover{background:#dde9f5}.word.oov{text-decoration:underline dotted}.sentence{line-height:1.8}
+table.attention td{min-width:3.5em}ol.path .p{font-weight:bold}ol.path .how{color:#555;font-family:monospace;font-size:.85em}
+svg.map{width:100%;max-width:860px;border:1px solid #ddd;background:#fff}svg.map .labels text{font-size:9px;fill:#555}
+svg.map .query circle{fill:#d62728}svg.map .neighbour circle{fill:#ff7f0e}svg.map .neighbour line{stroke:#ff7f0e;stroke-width:1}
+svg.map .marks text{font-size:12px;font-weight:bold;paint-order:stroke;stroke:#fff;stroke-width:3px}
+input.search{font:inherit;padding:3px 6px;width:16em}tr.reference td{font-weight:bold}
 """
 
 
@@ -110,11 +136,38 @@ def to_html(title: str, sections: list[Section]) -> str:
                     out.append(f"<table class='facts'><tbody>{body}</tbody></table>")
             elif isinstance(b, Banner):
                 out.append(f"<div class='banner'>{_inline(b.text)}</div>")
+            elif isinstance(b, Interactive):
+                out.append(f"<div class='widget' data-widget='{html.escape(b.kind)}'><script type='application/json'>"
+                           f"{page_json(b.data)}</script></div>")
             elif isinstance(b, Figure):
                 data = base64.b64encode(Path(b.path).read_bytes()).decode()
                 out.append(f"<figure><img alt='{html.escape(b.caption)}' src='data:image/png;base64,{data}'>"
                            f"<figcaption>{html.escape(b.caption)}</figcaption></figure>")
             else:
                 out.append(_inline(str(b)))
+    if any(isinstance(b, Interactive) for s in sections for b in s.blocks):
+        out.append(f"<script>{_script()}</script>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def page_json(data) -> str:
+    """``data`` as JSON that can sit inside a <script> element: every ``<`` escaped, so no
+    text in it (a word such as ``</script>``) can end the element; non-finite numbers (a
+    log-probability of a zero probability) become null."""
+    return json.dumps(_finite(data), ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _script() -> str:
+    """The widgets' code, shipped beside this module (package data)."""
+    return (Path(__file__).with_name("interactive.js")).read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from perplex.report.cache import ResultCache
 from perplex.report.document import Figure, Section, Table
+from perplex.report.embedding_map import embedding_map
 from perplex.report.ngram_section import fmt
 
 EXAMPLE_QUERIES = [("king", "man", "woman"), ("stocks", "stock", "bond"), ("japan", "tokyo", "paris")]
@@ -99,14 +100,14 @@ def embeddings_section(run, cache: ResultCache):
     from perplex.report.build import Scored
 
     section = Section("Word embeddings")
-    scored, rows, vectors = [], [], {}
+    scored, rows, vectors, paths = [], [], {}, {}
     tuned_on = run.data.describe_valid()
     with run.step("word embeddings"):
         for method, backend, label in METHODS:
             epochs = run.budget.glove_epochs if method == "glove" else run.budget.sgns_epochs
             evals, extra, path = train_vectors(run, cache, method, backend, epochs)
             kv = load_vectors(path)
-            vectors[label] = kv
+            vectors[label], paths[label] = kv, path
             s = evaluate_all(kv)
             by_split = {e.split: e for e in evals}
             rows.append([label, str(epochs), _defined(s.analogies.accuracy, "{:.2%}"),
@@ -135,7 +136,10 @@ def embeddings_section(run, cache: ResultCache):
     )
     png = run.figure_path("embeddings_pca.png")
     plot_words(vectors["SGNS (ours)"], png, top=60, title="SGNS vectors: PCA of the 60 most frequent words")
-    section.add(Figure(png, "2-D PCA map of the 60 most frequent words (SGNS, ours)"))
+    section.add(Figure(png, "2-D PCA map of the 60 most frequent words (SGNS, ours)"),
+                "Search the map: type a word to see where it lies among the most frequent words and which words "
+                "are nearest to it (SGNS, ours).",
+                embedding_map(vectors["SGNS (ours)"], paths["SGNS (ours)"]))
     return section, scored
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from perplex.report import plots
 from perplex.report.cache import ResultCache
-from perplex.report.document import Figure, Section, Table
+from perplex.report.document import Figure, Interactive, Section, Table
 from perplex.report.embedding_section import train_vectors
 from perplex.report.ngram_section import fmt
 
@@ -74,6 +74,22 @@ def train_one(run, cache: ResultCache, name: str, init) -> tuple[dict, dict, obj
     return by_split, extra, checkpoint
 
 
+def attention_explorer(maps, sentence: str, checkpoint) -> Interactive:
+    """The sample sentence with every word clickable: row t of each head's weights, layer by layer
+    (the heatmaps' numbers), and the command that works one head out term by term."""
+    import shlex
+
+    weights = maps.weights  # (layers, heads, T, T); row t is causal: positions 0..t
+    rows = [[[[round(float(x), 6) for x in weights[l, h, t, :t + 1]] for t in range(weights.shape[2])]
+             for h in range(weights.shape[1])] for l in range(weights.shape[0])]
+    command = (f"perplex explain attention {shlex.quote(sentence)} --model {shlex.quote(str(checkpoint))} "
+               "--layer L --head H --position T")
+    return Interactive("attention", {"tokens": maps.tokens, "weights": rows, "command": command,
+                                     "checkpoint": str(checkpoint)},
+                       "In the HTML page (report.html), clicking a word of the sentence shows every head's "
+                       "attention weights from it, layer by layer.")
+
+
 def transformer_section(run, cache: ResultCache):
     from perplex.attention.checkpoint import load_checkpoint
     from perplex.attention.config import TransformerConfig
@@ -122,6 +138,7 @@ def transformer_section(run, cache: ResultCache):
                       [[str(h["layer"]), str(h["head"]), f"{h['mean_entropy_bits']:.3f}",
                         f"{h['uniform_entropy_bits']:.3f}"] for h in heads],
                       f"Attention entropy per head on \"{HEATMAP_SENTENCE}\" (low = focused)"))
+    section.add(attention_explorer(maps, HEATMAP_SENTENCE, main_ckpt))
     for layer in range(maps.weights.shape[0]):
         path = draw_layer(maps, layer, run.figure_path(f"attention_layer{layer + 1}.png"))
         section.add(Figure(path, f"Attention weights of layer {layer + 1}, every head (row: attending position, "

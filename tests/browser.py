@@ -1,6 +1,7 @@
 """Rendering an HTML page in a real headless browser (Debian's Chromium driven by
 Playwright) and reading back what a person would see: used by the report tests."""
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -31,3 +32,30 @@ def render(html_path: Path, screenshot: Path) -> dict:
     return facts
 
 
+
+
+@contextlib.contextmanager
+def open_page(html_path: Path):
+    """The page loaded in headless Chromium, for a test to click and read: yields (page, seen),
+    ``seen`` collecting every URL the page requested and every script error it raised."""
+    from playwright.sync_api import sync_playwright
+
+    seen = {"requests": [], "errors": []}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("request", lambda r: seen["requests"].append(r.url))
+            page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+            page.goto(html_path.resolve().as_uri())
+            page.wait_for_load_state("load")
+            yield page, seen
+        finally:
+            browser.close()
+
+
+def widget_data(page, kind: str) -> dict:
+    """The numbers a widget of the page was drawn from (its JSON)."""
+    import json
+
+    return json.loads(page.locator(f"[data-widget={kind}] script[type='application/json']").text_content())

@@ -30,9 +30,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # Files the wheel must carry: one from a mapped folder's __init__, one plain module of a
-# mapped folder, and the two entry points.
+# mapped folder, the two entry points, and the report page's script (package data).
 REQUIRED_IN_WHEEL = ["perplex/lm/__init__.py", "perplex/eval/metrics.py", "perplex/cli.py",
-                     "perplex/__main__.py"]
+                     "perplex/__main__.py", "perplex/report/interactive.js"]
 
 # Modified Kneser-Ney 3-gram on the Penn Treebank test split (the default data).
 KN3_TEST_PPL = 148.281

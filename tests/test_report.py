@@ -242,3 +242,138 @@ def test_a_raw_text_report_shows_its_vocabulary_and_rare_words(tmp_path):
     examples = [line for line in md.split("Example queries")[1].splitlines() if line.startswith("| neighbours of")]
     assert examples and not any("(" in line for line in examples)  # words of the vocabulary, no error messages
     assert "cutoffs sized from the training counts" in md
+
+
+# --- the interactive page, in a real browser -----------------------------------------------------
+
+@pytest.fixture
+def page(small_report):
+    """The small report's page in headless Chromium: (page, seen), seen listing every request and script error."""
+    from tests.browser import CHROMIUM, open_page
+
+    if CHROMIUM is None:
+        pytest.skip("no chromium installed (CI installs Debian's chromium)")
+    pytest.importorskip("playwright")
+    folder, _ = small_report
+    with open_page(folder / "out" / "report.html") as opened:
+        yield opened
+
+
+def test_clicking_a_word_shows_every_heads_attention_from_it(page):
+    """The weights shown are the model's own: the checkpoint the page names, run on the sentence again."""
+    from perplex.attention.checkpoint import load_checkpoint
+    from perplex.attention.heatmap import attention_maps
+    from perplex.report.transformer_section import HEATMAP_SENTENCE
+    from tests.browser import widget_data
+
+    page, _ = page
+    model, vocab, _ = load_checkpoint(widget_data(page, "attention")["checkpoint"])
+    maps = attention_maps(model, vocab, HEATMAP_SENTENCE)
+    layers, heads = maps.weights.shape[:2]
+    for t in (3, len(maps.tokens) - 1):
+        page.locator("[data-widget=attention] .token").nth(t).click()
+        assert page.locator("[data-widget=attention] .token.selected").text_content() == maps.tokens[t]
+        cells = page.locator("[data-widget=attention] td.weight").evaluate_all(
+            "cells => cells.map(c => [+c.dataset.layer, +c.dataset.head, +c.dataset.pos, c.textContent])")
+        assert len(cells) == layers * heads * (t + 1)  # positions 0..t: the causal mask hides the rest
+        shown = np.full((layers, heads, t + 1), np.nan)
+        for layer, head, s, text in cells:
+            shown[layer - 1, head - 1, s] = float(text)
+        np.testing.assert_allclose(shown, maps.weights[:, :, t, :t + 1], atol=5e-5)  # 4 decimals shown
+        np.testing.assert_allclose(shown.sum(axis=-1), 1.0, atol=(t + 1) * 5e-5)
+
+
+def test_hovering_a_word_shows_its_backoff_path_and_every_models_probability(page, small_report):
+    """The path's levels are explain's for the best n-gram, trained again here on the same split, and its
+    row of the table is what that model scores; the table lists the comparison table's models."""
+    from perplex.cli_common import parse_split
+    from perplex.corpus import load_splits
+    from perplex.explain.ngram import explain_sentence
+    from perplex.explain.worked import number
+    from perplex.lm import train
+    from tests.browser import widget_data
+
+    page, _ = page
+    folder, train_file = small_report
+    data = widget_data(page, "words")
+    config = data["config"]
+    splits = load_splits(train_file, split=parse_split("80/10/10"))
+    model = train(splits.train, config["smoothing"], config["order"], config["alpha"])
+    test = splits.corpora["test"]
+    s = data["sentences_index"][0]
+    ids = test.sentence(s)
+    explained = [w for w in explain_sentence(model, [test.vocab.tokens[i] for i in ids[:-1]]).sections
+                 if w.kind == "ngram-token"]
+    log10 = model.log10_probs(test.subset([s]))
+    md = (folder / "out" / "report.md").read_text()
+    table = md.split("## All models on the same test tokens")[1].split("\n## ")[0]
+    compared = [_cells(line)[0] for line in table.splitlines() if line.startswith("| ")][2:]  # past header, ---
+    for t in (0, 2, len(ids) - 1):  # the first word (context <s>), one inside, and </s>
+        page.locator(f"[data-widget=words] .word[data-sentence='0'][data-pos='{t}']").hover()
+        assert page.locator("[data-widget=words] .word.selected").text_content() == test.vocab.tokens[ids[t]]
+        levels = page.locator("[data-widget=words] ol.path li").evaluate_all(
+            "items => items.map(l => [+l.dataset.order, l.querySelector('.p').textContent])")
+        assert levels == [[lv["order"], number(lv["p"])] for lv in reversed(explained[t].data["levels"])]
+        assert levels[0][0] == min(t + 2, config["order"])  # the longest context the model reads
+        assert float(levels[0][1]) == pytest.approx(10 ** log10[t], rel=1e-5)  # shown to 6 digits
+        rows = page.locator("[data-widget=words] table.models tbody tr").evaluate_all(
+            "rows => rows.map(r => [r.dataset.model, r.querySelector('.log10').textContent])")
+        assert [name for name, _ in rows] == compared
+        reference = page.locator("[data-widget=words] tr.reference td.log10").text_content()
+        assert float(reference) == pytest.approx(log10[t], abs=5e-7)
+        assert all(float(v) <= 0 for _, v in rows if v != "-inf")
+
+
+def test_searching_the_map_finds_a_word_and_its_neighbours(page):
+    """The neighbours listed are perplex similar's (most_similar on the vectors the page names)."""
+    from perplex.embeddings.queries import most_similar
+    from perplex.embeddings.vectors import load_vectors
+    from tests.browser import widget_data
+
+    page, _ = page
+    data = widget_data(page, "map")
+    kv = load_vectors(data["vectors"])
+    on_map = data["words"][:len(data["xy"])]
+    assert len(on_map) == min(5000, len(kv.index_to_key) - 2)  # every word but </s> and <unk>
+    assert page.locator("[data-widget=map] svg circle").count() == len(on_map)
+    search = page.locator("[data-widget=map] input.search")
+    for word in (on_map[7], on_map[-1]):
+        search.fill(word)
+        shown = page.locator("[data-widget=map] ol.neighbours li").evaluate_all(
+            "items => items.map(l => [l.querySelector('.w').textContent, +l.querySelector('.cos').textContent])")
+        expected = most_similar(kv, word, topn=10)
+        assert [w for w, _ in shown] == [w for w, _ in expected]
+        np.testing.assert_allclose([c for _, c in shown], [c for _, c in expected], atol=5e-5)
+        assert page.locator("[data-widget=map] svg .query").get_attribute("data-word") == word
+        assert page.locator("[data-widget=map] svg .neighbour").count() == sum(w in on_map for w, _ in expected)
+    search.fill("zzqx")
+    assert '"zzqx" is not among the' in page.locator("[data-widget=map] .missing").text_content()
+    assert page.locator("[data-widget=map] svg .query").count() == 0
+    page.locator("[data-widget=map] button", has_text="whole map").click()
+    assert search.input_value() == "" and page.locator("[data-widget=map] ol.neighbours").count() == 0
+
+
+def test_the_interactive_page_makes_no_network_request(page):
+    """Every widget used once: the page asks for nothing but itself (its figures are data: URIs, its script
+    inline) and raises no script error."""
+    page, seen = page
+    page.locator("[data-widget=attention] .token").nth(1).click()
+    page.locator("[data-widget=words] .word").nth(1).hover()
+    page.locator("[data-widget=map] input.search").fill("the")
+    assert page.locator("[data-widget=attention] td.weight").count() > 0
+    assert page.locator("[data-widget=words] ol.path li").count() > 0
+    assert seen["errors"] == []
+    assert seen["requests"] == [page.url]
+
+
+def test_a_widgets_numbers_cannot_break_out_of_the_page():
+    """Words are data: one that spells a closing tag stays inside its widget's JSON, which reads back
+    unchanged; a probability of 0 (log10 -inf) becomes null, which the script shows as 0."""
+    from perplex.report.document import Interactive, Section, to_html
+
+    evil = "</script><script>alert(1)</script><!--"
+    data = {"tokens": [evil, "ok"], "log10": [float("-inf"), -1.5]}
+    page = to_html("t", [Section("s").add(Interactive("words", data))])
+    assert page.count("</script>") == 2  # the widget's JSON element and the page's script, nothing else
+    start = page.index("<script type='application/json'>") + len("<script type='application/json'>")
+    assert json.loads(page[start:page.index("</script>", start)]) == {"tokens": [evil, "ok"], "log10": [None, -1.5]}
