@@ -200,15 +200,25 @@ def add_attention(topics, common) -> None:
     from perplex.attention.cli import DEFAULT_CHECKPOINT  # the file 'perplex transformer' writes
     from perplex.explain.attention import DEFAULT_DIMS, explain_checkpoint, explain_toy
 
+    model_options = {"sentence": "SENTENCE", "model": "--model", "layer": "--layer", "head": "--head",
+                     "position": "--position", "dims": "--dims"}
+
     def explain(args):
         if args.toy:
+            given = [name for key, name in model_options.items() if getattr(args, key) is not None]
+            if given:  # the toy is a fixed 2-d example: say so rather than ignore them
+                raise PerplexError(f"--toy is the fixed 2-dimensional example; leave out {', '.join(given)} "
+                                   "(they are for a trained model's head)")
             return explain_toy(args.lang)
         if not args.sentence:
             raise PerplexError("give a sentence, e.g. perplex explain attention \"the stock market fell\", "
                                "or --toy for the example by hand")
         # the sentence is in the title: a < in it stays text in Markdown
-        return explain_checkpoint(args.model, args.sentence, args.layer, args.head, args.position, args.dims,
-                                  args.lang)
+        def given(value, default):
+            return default if value is None else value
+
+        return explain_checkpoint(given(args.model, DEFAULT_CHECKPOINT), args.sentence, given(args.layer, 1),
+                                  given(args.head, 1), args.position, given(args.dims, DEFAULT_DIMS), args.lang)
 
     p = topic(topics, common, "attention", "one attention head, step by step (or --toy)", """\
 One attention head worked out: Q, K and V, the scores QKᵀ/√d_k under the causal mask, the
@@ -222,11 +232,13 @@ examples:
 """, explain)
     p.add_argument("sentence", nargs="?", help="the words the model reads (after </s>)")
     p.add_argument("--toy", action="store_true", help="the 2-dimensional example to check with pen and paper")
-    p.add_argument("--model", metavar="FILE", default=DEFAULT_CHECKPOINT, help="a checkpoint from 'perplex transformer'")
-    p.add_argument("--layer", type=int, default=1, help="layer, from 1")
-    p.add_argument("--head", type=int, default=1, help="head, from 1")
+    # No argparse defaults: with --toy, an option given is an error rather than silently unused.
+    p.add_argument("--model", metavar="FILE",
+                   help=f"a checkpoint from 'perplex transformer' (default: {DEFAULT_CHECKPOINT})")
+    p.add_argument("--layer", type=int, help="layer, from 1 (default: 1)")
+    p.add_argument("--head", type=int, help="head, from 1 (default: 1)")
     p.add_argument("--position", type=int, help="position worked out: 0 is </s>, word i is i (default: the last)")
-    p.add_argument("--dims", type=int, default=DEFAULT_DIMS, help="coordinates of each vector shown")
+    p.add_argument("--dims", type=int, help=f"coordinates of each vector shown (default: {DEFAULT_DIMS})")
 
 
 # --- word vectors: similar, analogy ------------------------------------------------------------

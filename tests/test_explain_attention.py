@@ -117,7 +117,7 @@ def test_dims_and_oov_words(tiny):
 # ------------------------------------------------------------------------ the command line
 @pytest.mark.parametrize("argv", [["--toy"], [SENTENCE, "--layer", "2", "--head", "2", "--position", "3"]])
 def test_cli_formats_and_languages(run_cli, tiny, argv):
-    base = ["explain", "attention", *argv, "--model", tiny[2]]
+    base = ["explain", "attention", *argv] + ([] if "--toy" in argv else ["--model", tiny[2]])
     text, fr_text = every_format(run_cli, base)
     assert "softmax" in text.lower() and ("requête" in fr_text or "ligne" in fr_text)
 
@@ -139,6 +139,7 @@ def test_cli_weights_are_the_heatmaps(run_cli, tiny):
     ([], "give a sentence"),
     (["   "], "the sentence is empty"),
     (["the " * 16], "longer than the model's context of 16"),
+    (["--toy", "--dims", "0"], "--toy is the fixed 2-dimensional example; leave out --model, --dims"),
 ])
 def test_bad_input_is_one_line(run_cli, tiny, argv, mentions):
     code, out, err = run_cli("explain", "attention", *argv, "--model", tiny[2])
