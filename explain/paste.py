@@ -19,8 +19,9 @@ from dataclasses import replace
 from perplex.explain.worked import Worked
 
 # What pdfLaTeX's text mode cannot typeset, in the words a blackboard would use.
+# French guillemets need the T1 font encoding, which a plain article lacks: TeX's quotes instead.
 LATEX_TEXT = {"γ": "gamma", "Σ": "sum", "α": "alpha", "•": ".", "∅": "(empty)", "≥": ">=", "×": "x", "²": "^2",
-              "…": "...", "∣": "|"}
+              "…": "...", "∣": "|", "«": "``", "»": "''"}
 
 
 def _md_html(text: str) -> str:

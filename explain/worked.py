@@ -138,8 +138,10 @@ def _md(w: Worked, level: int = 3) -> list[str]:
     return lines
 
 
+# <, > and | would print as ¡, ¿ and — in the default OT1 encoding: named instead.
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "<": r"\textless{}", ">": r"\textgreater{}",
+        "|": r"\textbar{}"}
 
 
 def _tex_escape(text: str) -> str:

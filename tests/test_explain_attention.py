@@ -111,7 +111,7 @@ def test_dims_and_oov_words(tiny):
     w = explain_head(model, vocab, "the zebra was tired", dims=2)
     text = render(w, "text")
     assert "… 6 more]" in text and "1:the  2:zebra→<unk>" in text
-    assert r"\texttt{zebra}\rightarrow\texttt{<unk>}" in render(w, "latex")
+    assert r"\texttt{zebra}\rightarrow\texttt{\textless{}unk\textgreater{}}" in render(w, "latex")
 
 
 # ------------------------------------------------------------------------ the command line
