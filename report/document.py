@@ -35,11 +35,13 @@ class Banner:
 class Interactive:
     """A part of the page a reader works with (click, hover, search): its ``data`` goes into
     the HTML page as JSON for the page's own script (``report/interactive.js``, inlined, so the
-    page needs no other file and no network); ``markdown`` is what the Markdown report shows
-    instead."""
+    page needs no other file and no network).  ``what`` says what it does ("clicking a word
+    shows ..."): the Markdown report says it is in the HTML page, and the page without
+    JavaScript says it needs it; ``markdown`` is shown in the Markdown report after that."""
 
     kind: str  # which widget of interactive.js draws it: attention, words, map
     data: dict
+    what: str = ""
     markdown: str = ""
 
 
@@ -76,8 +78,8 @@ def to_markdown(title: str, sections: list[Section], out_dir: Path) -> str:
             elif isinstance(b, Banner):
                 parts.append("> " + b.text.replace("\n", "\n> "))
             elif isinstance(b, Interactive):
-                if b.markdown:
-                    parts.append(b.markdown)
+                parts += [f"In the HTML page (report.html), {b.what}."] if b.what else []
+                parts += [b.markdown] if b.markdown else []
             else:
                 parts.append(str(b))
     return "\n\n".join(parts) + "\n"
@@ -137,8 +139,10 @@ def to_html(title: str, sections: list[Section]) -> str:
             elif isinstance(b, Banner):
                 out.append(f"<div class='banner'>{_inline(b.text)}</div>")
             elif isinstance(b, Interactive):
-                out.append(f"<div class='widget' data-widget='{html.escape(b.kind)}'><script type='application/json'>"
-                           f"{page_json(b.data)}</script></div>")
+                # Without JavaScript the box says what it would do rather than stay empty.
+                fallback = _inline(f"With JavaScript on, {b.what}." if b.what else "This part needs JavaScript.")
+                out.append(f"<div class='widget' data-widget='{html.escape(b.kind)}'><noscript>{fallback}</noscript>"
+                           f"<script type='application/json'>{page_json(b.data)}</script></div>")
             elif isinstance(b, Figure):
                 data = base64.b64encode(Path(b.path).read_bytes()).decode()
                 out.append(f"<figure><img alt='{html.escape(b.caption)}' src='data:image/png;base64,{data}'>"

@@ -39,6 +39,5 @@ def embedding_map(kv, vectors: Path, words: int = MAP_WORDS, topn: int = NEIGHBO
     neighbours = [[[place[int(j)], round(float(c), 4)] for j, c in zip(js, cs)] for js, cs in zip(best, cosines)]
     data = {"words": names, "xy": np.round(xy, 4).tolist(), "neighbours": neighbours,
             "labelled": min(LABELLED, len(chosen)), "vectors": str(vectors)}
-    return Interactive("map", data, f"In the HTML page (report.html), a search box finds any of the {len(chosen):,} "
-                                    f"most frequent words on a 2-D PCA map of them all and lists its {topn} nearest "
-                                    "neighbours by cosine similarity.")
+    return Interactive("map", data, f"a search box finds any of the {len(chosen):,} most frequent words on a 2-D "
+                                    f"PCA map of them all and lists its {topn} nearest neighbours by cosine similarity")

@@ -86,8 +86,8 @@ def attention_explorer(maps, sentence: str, checkpoint) -> Interactive:
                "--layer L --head H --position T")
     return Interactive("attention", {"tokens": maps.tokens, "weights": rows, "command": command,
                                      "checkpoint": str(checkpoint)},
-                       "In the HTML page (report.html), clicking a word of the sentence shows every head's "
-                       "attention weights from it, layer by layer.")
+                       "clicking a word of the sentence shows every head's attention weights from it, layer by "
+                       "layer")
 
 
 def transformer_section(run, cache: ResultCache):

@@ -100,13 +100,12 @@ def word_by_word_section(run, cache: ResultCache, reference: tuple[str, int, flo
     table = Table(["token", *names], [[t, *(_p(first["log10"][m][i]) for m in range(len(names)))]
                                       for i, t in enumerate(first["tokens"])],
                   "The first sentence: P(token | history) under each model")
-    markdown = ("In the HTML page (report.html), hovering a word of these sentences shows its backoff path and "
-                "every model's probability for it.\n\n" + md_table(table))
+    what = "hovering a word of these sentences shows its backoff path and every model's probability for it"
     return Section("Word by word: test sentences under every model").add(
         f"{len(sentences)} sentences of the test set, as every model of the comparison scores them: each word's "
         f"probability given the sentence so far, and how {name} computes it, from the longest context it uses "
         "down to the uniform term (`perplex explain ngram` prints the same terms).",
-        Interactive("words", data, markdown))
+        Interactive("words", data, what, md_table(table)))
 
 
 def _p(log10: float) -> str:

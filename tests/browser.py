@@ -35,7 +35,7 @@ def render(html_path: Path, screenshot: Path) -> dict:
 
 
 @contextlib.contextmanager
-def open_page(html_path: Path):
+def open_page(html_path: Path, javascript: bool = True):
     """The page loaded in headless Chromium, for a test to click and read: yields (page, seen),
     ``seen`` collecting every URL the page requested and every script error it raised."""
     from playwright.sync_api import sync_playwright
@@ -44,7 +44,7 @@ def open_page(html_path: Path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page = browser.new_page(viewport={"width": 1200, "height": 900}, java_script_enabled=javascript)
             page.on("request", lambda r: seen["requests"].append(r.url))
             page.on("pageerror", lambda e: seen["errors"].append(str(e)))
             page.goto(html_path.resolve().as_uri())

@@ -378,3 +378,18 @@ def test_a_widgets_numbers_cannot_break_out_of_the_page():
     assert page.count("</script>") == 2  # the widget's JSON element and the page's script, nothing else
     start = page.index("<script type='application/json'>") + len("<script type='application/json'>")
     assert json.loads(page[start:page.index("</script>", start)]) == {"tokens": [evil, "ok"], "log10": [None, -1.5]}
+
+
+def test_without_javascript_each_widget_says_what_it_would_do(small_report):
+    from tests.browser import CHROMIUM, open_page
+
+    if CHROMIUM is None:
+        pytest.skip("no chromium installed (CI installs Debian's chromium)")
+    pytest.importorskip("playwright")
+    folder, _ = small_report
+    with open_page(folder / "out" / "report.html", javascript=False) as (page, seen):
+        notes = page.locator("[data-widget] noscript").all_text_contents()
+        assert len(notes) == 3 and all(n.startswith("With JavaScript on, ") for n in notes)
+        assert page.locator("[data-widget] .token, [data-widget] .word, [data-widget] svg").count() == 0
+        shown = page.locator("[data-widget=attention] p")  # noscript's content, parsed as HTML without scripts
+        assert shown.is_visible() and shown.text_content().startswith("With JavaScript on, clicking a word")
