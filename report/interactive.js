@@ -126,10 +126,13 @@ function mapWidget(root, data) {
   // Draw the words inside view = [x0, x1, y0, y1]: every dot, the most frequent ones labelled
   // (more of them when zoomed in), then the query and its neighbours on top.
   const draw = (view, query) => {
+    // One scale for both axes, so that distances on the map are not stretched one way.
     const [x0, x1, y0, y1] = view;
-    const sx = x => pad + (x - x0) / ((x1 - x0) || 1) * (W - 2 * pad);
-    const sy = y => H - pad - (y - y0) / ((y1 - y0) || 1) * (H - 2 * pad);
-    const inside = ([x, y]) => x >= x0 && x <= x1 && y >= y0 && y <= y1;
+    const scale = Math.min((W - 2 * pad) / ((x1 - x0) || 1), (H - 2 * pad) / ((y1 - y0) || 1));
+    const mx = (W - scale * (x1 - x0)) / 2, my = (H - scale * (y1 - y0)) / 2;
+    const sx = x => mx + (x - x0) * scale;
+    const sy = y => H - my - (y - y0) * scale;
+    const inside = ([x, y]) => sx(x) >= 0 && sx(x) <= W && sy(y) >= 0 && sy(y) <= H;
     const dots = svgEl("g", {fill: "#9ab"}), labels = svgEl("g", {class: "labels"}), marks = svgEl("g", {class: "marks"});
     const zoomed = view !== whole;
     let labelled = 0;

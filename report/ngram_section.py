@@ -111,7 +111,10 @@ def ngram_section(run, cache: ResultCache) -> tuple[Section, dict]:
         best_order = min(orders, key=lambda o: results[(s, o)]["valid"].perplexity)
         r = results[(s, best_order)]
         note = f"order {best_order} chosen on {tuned_on}"
+        name = r["name"]
         if "alpha" in r:
             note += f"; k = {r['alpha']:g} chosen on {tuned_on}"
-        run.scored.append(Scored(r["name"], r["valid"], r["test"], note))
+            if not name.startswith("add-"):  # k = 1 was chosen: the model is Laplace's, and named so
+                name = f"add-{r['alpha']:g} {best_order}-gram (= {name})"
+        run.scored.append(Scored(name, r["valid"], r["test"], note))
     return section, results
