@@ -393,3 +393,15 @@ def test_without_javascript_each_widget_says_what_it_would_do(small_report):
         assert page.locator("[data-widget] .token, [data-widget] .word, [data-widget] svg").count() == 0
         shown = page.locator("[data-widget=attention] p")  # noscript's content, parsed as HTML without scripts
         assert shown.is_visible() and shown.text_content().startswith("With JavaScript on, clicking a word")
+
+
+def test_word_by_word_picks_readable_sentences_or_falls_back_to_the_first():
+    from perplex.corpus import Vocabulary, encode
+    from perplex.report.word_by_word import pick_sentences
+
+    sentences = [["a"] * n for n in (3, 8, 30, 6, 25, 7, 26)]
+    corpus = encode(sentences, Vocabulary.build(sentences))
+    assert pick_sentences(corpus) == [1, 3, 4, 5]  # 6 to 25 words, in order; 3, 30 and 26 words skipped
+    assert pick_sentences(corpus, n=2) == [1, 3]
+    short = encode([["a"], ["a", "a"]], corpus.vocab)
+    assert pick_sentences(short) == [0, 1]  # none long enough: the first ones rather than none
