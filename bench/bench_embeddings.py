@@ -71,7 +71,8 @@ def run_ours_sgns(corpus, args, seed: int):
     from perplex.embeddings.sgns import SGNS
 
     model = SGNS(SGNSConfig(dim=args.dim, window=5, negative=5, sample=1e-3, epochs=args.epochs,
-                            share_negatives=args.share_negatives, workers=args.workers, seed=seed)).fit(corpus)
+                            share_negatives=args.share_negatives, batch_size=args.batch_size, workers=args.workers,
+                            seed=seed)).fit(corpus)
     return model, {"impl": "perplex", "seed": seed, "seconds": model.seconds_, "tokens": corpus.n_tokens,
                    "words_per_second": model.words_per_second_, **scores(model.keyed_vectors())}
 
@@ -114,6 +115,8 @@ def main(argv=None) -> int:
     ap.add_argument("--glove-epochs", type=int, default=25, help="GloVe iterations")
     ap.add_argument("--dim", type=int, default=100)
     ap.add_argument("--workers", type=int, default=2, help="worker threads for gensim, processes for ours")
+    ap.add_argument("--batch-size", type=int, default=SGNSConfig.batch_size,
+                    help="our SGNS's centre words per update and worker")
     ap.add_argument("--share-negatives", type=int, default=SGNSConfig.share_negatives,
                     help="our SGNS: consecutive centres sharing a draw of noise words (1 = one draw per centre)")
     ap.add_argument("--gensim-input", choices=("sentences", "eos"), default="sentences",

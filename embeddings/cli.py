@@ -50,6 +50,9 @@ def register(sub) -> None:
     g.add_argument("--share-negatives", type=positive_int, default=SG.share_negatives, metavar="C",
                    help="sgns: consecutive centre words that draw their noise words together, which halves the "
                         "arithmetic (every pair keeps its own K noise terms; 1 = one draw per centre)")
+    g.add_argument("--batch-size", type=positive_int, default=SG.batch_size, metavar="N",
+                   help="sgns: centre words per update and worker; larger is faster but their summed updates are "
+                        "staler (1024 trained 1.6x as fast on ptb-raw, with SimLex-999 0.017 lower)")
     g.add_argument("--sample", type=non_negative_float, default=SG.sample,
                    help="sgns: subsampling threshold (0 = off)")
     g.add_argument("--epochs", type=positive_int, default=None, help="passes over the data (default 5 sgns, 25 glove)")
@@ -151,7 +154,7 @@ def build_config(args):
                            rare_words=args.rare_words, seed=args.seed, workers=args.workers, device=device)
     return SGNSConfig(dim=args.dim, window=window, negative=args.negative, share_negatives=args.share_negatives,
                       sample=args.sample, epochs=epochs, alpha=lr, rare_words=args.rare_words, seed=args.seed,
-                      workers=args.workers, device=device)
+                      workers=args.workers, batch_size=args.batch_size, device=device)
 
 
 def run_embed(args) -> int:

@@ -56,10 +56,11 @@ class SGNSConfig:
     alpha: float = 0.025  # learning rate at the start, decayed linearly ...
     min_alpha: float = 1e-4  # ... to this at the end (word2vec, gensim)
     noise_power: float = 0.75  # P_n(w) ~ count(w)^0.75
-    # centre words per update and worker. The updates of a batch are summed; the words they meet often are
-    # damped (sgns.damping), without which workers x batch_size above ~2,000 diverged even on PTB. On PTB
-    # (2 seeds, 15 epochs) 1,024 trained 1.1-1.2x as many tokens/s as 512 with the same WordSim353 and SimLex
-    batch_size: int = 1024
+    # centre words per update and worker. The updates of a batch are summed from the same parameters (the
+    # words they meet often are damped, sgns.damping), and that staleness costs SimLex-999: on ptb-raw (15
+    # epochs, 2 workers, means of seeds 1-3) 1,024 gave 0.163, 512 0.171, 256 0.180 and 64 0.185, gensim
+    # 0.187-0.190; 256 takes 23 s there, gensim 22 s, 1,024 14 s (session 8, docs/embeddings.md)
+    batch_size: int = 256
     workers: int = 2  # Hogwild processes (threads where fork is missing; 1 = deterministic)
     # words below --min-count: "drop" deletes them from the stream before windowing (word2vec, gensim),
     # "unk" trains them as one <unk> word

@@ -304,7 +304,7 @@ def corpus_file(tmp_path):
     ("--negative", 1_000_000_000, "--negative must be at most 1,000"),
     ("--window", 1_000_000_000, "fewer than --window 1000000000 + 1"),
     ("--epochs", 10**12, "--epochs must be at most 10,000"),
-    ("--share-negatives", 10**6, "--share-negatives must be at most 1,024"),
+    ("--share-negatives", 10**6, "--share-negatives must be at most 256 (the centres of one mini-batch)"),
     ("--workers", 10**6, "--workers must be at most 256"),
 ])
 def test_absurd_sizes_are_refused_before_training(capsys, tmp_path, corpus_file, option, value, fragment):
