@@ -249,7 +249,7 @@ def _additive_token(mn: ModelNumbers, ctx: tuple, w: int, lang: str):
         if c_h == 0:
             notes.append(_t(lang, "add_no_context", context=context))
     level = {"kind": "additive", "order": n, "context": context, "alpha": alpha, "vocabulary": V,
-             "c_hw": c_hw, "c_h": c_h, "p": p}
+             "c_hw": c_hw, "c_h": c_h, "p": p, "formula": steps[-1].expr}
     return steps, [level], p, notes
 
 
@@ -266,7 +266,8 @@ def _kn_unigram(mn: ModelNumbers, w: int, lang: str):
     steps.append(Step(_t(lang, "kn_uni_p", word=word), expr, p,
                       rf"\frac{{{number(a)} - {number(d)}}}{{{number(total)}}} + {number(gamma)} \times \frac{{1}}{{{V}}}"))
     level = {"kind": "kn_unigram", "order": 1, "context": "", "uniform": 1.0 / V, "vocabulary": V, "a": a,
-             "a_sum": total, "discount": d, "k": k, "discounts": mn.discounts[0][1:].tolist(), "gamma": gamma, "p": p}
+             "a_sum": total, "discount": d, "k": k, "discounts": mn.discounts[0][1:].tolist(), "gamma": gamma, "p": p,
+             "formula": expr}
     return steps, level, p
 
 
@@ -313,7 +314,8 @@ def _kn_level(mn: ModelNumbers, ctx: tuple, w: int, lower: float, lang: str):
     lo, hi = int(lo[0]), int(hi[0])
     if hi == lo:  # never a context in training: the estimator's γ = 1 and no discounted term
         step = Step(_t(lang, "unseen_context", word=word, context=context, lower=lower_context), lower_name, lower)
-        return [step], {"kind": "kn_unseen_context", "order": m, "context": context, "gamma": 1.0, "p": lower}, lower
+        return [step], {"kind": "kn_unseen_context", "order": m, "context": context, "gamma": 1.0, "p": lower,
+                        "formula": step.expr}, lower
     a_children = mn.adjusted[m - 1][lo:hi]
     d_children = discount_values(mn.discounts[m - 1], a_children)
     # Σ_x a(h x) and Σ_x D(a(h x)) summed in table order, as the estimator's bincount does.
@@ -335,7 +337,7 @@ def _kn_level(mn: ModelNumbers, ctx: tuple, w: int, lower: float, lang: str):
                       rf"\frac{{{number(a)} - {number(d)}}}{{{number(total)}}} + {number(gamma)} \times {number(lower)}"))
     level = {"kind": "kn", "order": m, "context": context, "a": a, "a_sum": total, "discount": d, "k": list(k),
              "discounts": mn.discounts[m - 1][1:].tolist(), "gamma": gamma, "lower": lower, "p": p,
-             "count": "raw" if raw else "continuation"}
+             "count": "raw" if raw else "continuation", "formula": expr}
     return steps, level, p
 
 

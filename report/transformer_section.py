@@ -79,9 +79,8 @@ def attention_explorer(maps, sentence: str, checkpoint) -> Interactive:
     (the heatmaps' numbers), and the command that works one head out term by term."""
     import shlex
 
-    weights = maps.weights  # (layers, heads, T, T); row t is causal: positions 0..t
-    rows = [[[[round(float(x), 6) for x in weights[l, h, t, :t + 1]] for t in range(weights.shape[2])]
-             for h in range(weights.shape[1])] for l in range(weights.shape[0])]
+    weights = maps.weights.round(6)  # (layers, heads, T, T); row t is causal: positions 0..t
+    rows = [[[head[t, :t + 1].tolist() for t in range(len(head))] for head in layer] for layer in weights]
     command = (f"perplex explain attention {shlex.quote(sentence)} --model {shlex.quote(str(checkpoint))} "
                "--layer L --head H --position T")
     return Interactive("attention", {"tokens": maps.tokens, "weights": rows, "command": command,

@@ -23,28 +23,6 @@ def pick_sentences(corpus, n: int = SENTENCES, lengths: tuple[int, int] = LENGTH
     return [int(i) for i in chosen]
 
 
-def _how(level: dict, word: str) -> tuple[str, str]:
-    """A level of the path as (what it computes, its formula with the numbers in)."""
-    from perplex.explain.worked import number
-
-    given = f"P({word} | {level['context']})" if level.get("context") else f"P({word})"
-    kind = level["kind"]
-    if kind == "additive":
-        how = (f"({number(level['c_hw'])} + {number(level['alpha'])}) / ({number(level['c_h'])} + "
-               f"{number(level['alpha'])} × {level['vocabulary']})")
-    elif kind == "kn_unigram":
-        how = (f"({number(level['a'])} − {number(level['discount'])}) / {number(level['a_sum'])} + "
-               f"{number(level['gamma'])} × 1/{level['vocabulary']}")
-    elif kind == "kn":
-        how = (f"({number(level['a'])} − {number(level['discount'])}) / {number(level['a_sum'])} + "
-               f"{number(level['gamma'])} × {number(level['lower'])}")
-    elif kind == "kn_unseen_context":
-        how = "context never seen in training: γ = 1, the shorter context's probability"
-    else:  # an ARPA file's stored log10 terms
-        how = ", ".join(f"{k} {number(v)}" for k, v in level.items() if k.startswith("log10"))
-    return given, how
-
-
 def backoff_paths(model, corpus, sentences: list[int]) -> list[list[dict]]:
     """For each chosen sentence, each token's path: its levels from the longest context down,
     their formulas, and the whole worked example as ``perplex explain ngram`` prints it."""
@@ -54,18 +32,15 @@ def backoff_paths(model, corpus, sentences: list[int]) -> list[list[dict]]:
     numbers = ModelNumbers(model)
     out = []
     for s in sentences:
-        lo, hi = int(corpus.offsets[s]), int(corpus.offsets[s + 1])
-        ids = [int(x) for x in corpus.ids[lo:hi]]
         log10 = model.log10_probs(corpus.subset([s]))
         history, paths = (numbers.bos,), []
-        for i, w in enumerate(ids):
+        for i, w in enumerate(int(x) for x in corpus.sentence(s)):
             worked = token_worked(numbers, history, w, "en", i + 1, float(log10[i]))
-            levels = []
-            for level in reversed(worked.data["levels"]):  # the longest context first
-                label, how = _how(level, numbers.names[w])
-                levels.append({"order": level["order"], "label": label, "how": how,
-                               "p": number(level["p"]) if "p" in level else ""})
-            paths.append({"levels": levels, "worked": render(worked, "text"), "log10": worked.data["log10"]})
+            word = numbers.names[w]
+            # the longest context first, each level with the formula explain prints for it
+            levels = [{"order": lv["order"], "label": f"P({word} | {lv['context']})" if lv["context"] else f"P({word})",
+                       "how": lv["formula"], "p": number(lv["p"])} for lv in reversed(worked.data["levels"])]
+            paths.append({"levels": levels, "worked": render(worked, "text")})
             history += (w,)
         out.append(paths)
     return out
