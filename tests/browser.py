@@ -11,14 +11,17 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 
 
-def render(html_path: Path, screenshot: Path) -> dict:
-    from playwright.sync_api import sync_playwright
+def require_browser() -> None:
+    """Skip the calling test, saying why, where Chromium or Playwright is missing."""
+    import pytest
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.goto(html_path.resolve().as_uri())
-        page.wait_for_load_state("load")
+    if CHROMIUM is None:
+        pytest.skip("no chromium installed (CI installs Debian's chromium)")
+    pytest.importorskip("playwright")
+
+
+def render(html_path: Path, screenshot: Path) -> dict:
+    with open_page(html_path) as (page, _):
         facts = page.evaluate("""() => ({
             images: document.images.length,
             decoded: Array.from(document.images).filter(i => i.complete && i.naturalWidth > 100).length,
@@ -28,10 +31,7 @@ def render(html_path: Path, screenshot: Path) -> dict:
             height: document.body.scrollHeight,
         })""")
         page.screenshot(path=str(screenshot), full_page=False)
-        browser.close()
     return facts
-
-
 
 
 @contextlib.contextmanager

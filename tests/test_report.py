@@ -206,11 +206,9 @@ def test_interpolation_is_no_worse_than_its_parts_on_valid(small_report):
 
 
 def test_report_renders_in_headless_chromium(small_report):
-    from tests.browser import CHROMIUM, render
+    from tests.browser import render, require_browser
 
-    if CHROMIUM is None:
-        pytest.skip("no chromium installed (CI installs Debian's chromium)")
-    pytest.importorskip("playwright")
+    require_browser()
     folder, _ = small_report
     shot = folder / "shot.png"
     facts = render(folder / "out" / "report.html", shot)
@@ -249,11 +247,9 @@ def test_a_raw_text_report_shows_its_vocabulary_and_rare_words(tmp_path):
 @pytest.fixture
 def page(small_report):
     """The small report's page in headless Chromium: (page, seen), seen listing every request and script error."""
-    from tests.browser import CHROMIUM, open_page
+    from tests.browser import open_page, require_browser
 
-    if CHROMIUM is None:
-        pytest.skip("no chromium installed (CI installs Debian's chromium)")
-    pytest.importorskip("playwright")
+    require_browser()
     folder, _ = small_report
     with open_page(folder / "out" / "report.html") as opened:
         yield opened
@@ -381,11 +377,9 @@ def test_a_widgets_numbers_cannot_break_out_of_the_page():
 
 
 def test_without_javascript_each_widget_says_what_it_would_do(small_report):
-    from tests.browser import CHROMIUM, open_page
+    from tests.browser import open_page, require_browser
 
-    if CHROMIUM is None:
-        pytest.skip("no chromium installed (CI installs Debian's chromium)")
-    pytest.importorskip("playwright")
+    require_browser()
     folder, _ = small_report
     with open_page(folder / "out" / "report.html", javascript=False) as (page, seen):
         notes = page.locator("[data-widget] noscript").all_text_contents()
